@@ -1,0 +1,382 @@
+//! The poll loop: a worker polls the rx queues it owns in bursts, and shares the CPU politely when
+//! they stay empty.
+//!
+//! Idle policies:
+//! - `busy`: spin forever (a dedicated core, lowest latency).
+//! - `adaptive` (default): spin while traffic flows; after `spin` empty rounds yield the CPU; after
+//!   `spin + yield` empty rounds block on the queues' fds (kernel sockets, or the eventfd doorbell
+//!   of a mem cable) for at most `block`.
+//! - `interrupt`: block after every empty round.
+//!
+//! Blocking is race-free: before blocking, the loop arms every queue's wake-up and polls once more,
+//! so a frame that arrives between the last poll and the block either is seen by that poll or
+//! rings the doorbell.
+
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering, fence};
+use std::thread::JoinHandle;
+use std::time::Duration;
+use std::{fmt, thread};
+
+use crate::Error;
+use crate::burst::Burst;
+use crate::pool::Pool;
+use crate::port::{Rx, Wake};
+
+/// Tuning of the `adaptive` policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Adaptive {
+    /// Empty rounds spent spinning before yielding.
+    pub spin: u32,
+    /// Further empty rounds spent yielding before blocking.
+    pub yields: u32,
+    /// Longest single block.
+    pub block: Duration,
+}
+
+impl Default for Adaptive {
+    fn default() -> Self {
+        Self {
+            spin: 2_000,
+            yields: 200,
+            block: Duration::from_millis(10),
+        }
+    }
+}
+
+/// What a worker does when its queues are empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdlePolicy {
+    /// Never give up the core.
+    Busy,
+    /// Spin, then yield, then block (see the module doc).
+    Adaptive(Adaptive),
+    /// Block as soon as a round finds nothing, for at most the given time.
+    Interrupt(Duration),
+}
+
+impl Default for IdlePolicy {
+    fn default() -> Self {
+        IdlePolicy::Adaptive(Adaptive::default())
+    }
+}
+
+impl FromStr for IdlePolicy {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        match s {
+            "busy" => Ok(IdlePolicy::Busy),
+            "adaptive" => Ok(IdlePolicy::default()),
+            "interrupt" => Ok(IdlePolicy::Interrupt(Adaptive::default().block)),
+            _ => Err(Error::Config(format!(
+                "idle policy {s:?}: expected busy, adaptive or interrupt"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for IdlePolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdlePolicy::Busy => "busy",
+            IdlePolicy::Adaptive(_) => "adaptive",
+            IdlePolicy::Interrupt(_) => "interrupt",
+        })
+    }
+}
+
+/// Where the idle state machine stands after an empty round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IdleStep {
+    /// Spun or yielded; poll again.
+    Poll,
+    /// Wake-ups are armed; poll once more, then call [`Idle::block`] if still empty.
+    Armed,
+}
+
+/// The idle state machine of one worker.
+#[derive(Debug)]
+pub struct Idle {
+    policy: IdlePolicy,
+    empty_rounds: u32,
+    /// Rounds that ended in a block; for tests and reports.
+    pub blocks: u64,
+}
+
+impl Idle {
+    /// A fresh state machine.
+    pub fn new(policy: IdlePolicy) -> Self {
+        Self {
+            policy,
+            empty_rounds: 0,
+            blocks: 0,
+        }
+    }
+
+    /// A round found work.
+    #[inline]
+    pub fn busy(&mut self) {
+        self.empty_rounds = 0;
+    }
+
+    /// A round found nothing: spin, yield or arm the queues' wake-ups.
+    #[inline]
+    pub fn empty(&mut self, rx: &mut [Rx]) -> IdleStep {
+        self.empty_rounds = self.empty_rounds.saturating_add(1);
+        let (spin, yields) = match self.policy {
+            IdlePolicy::Busy => {
+                std::hint::spin_loop();
+                return IdleStep::Poll;
+            }
+            IdlePolicy::Adaptive(a) => (a.spin, a.yields),
+            IdlePolicy::Interrupt(_) => (0, 0),
+        };
+        if self.empty_rounds <= spin {
+            std::hint::spin_loop();
+            IdleStep::Poll
+        } else if self.empty_rounds <= spin + yields {
+            thread::yield_now();
+            IdleStep::Poll
+        } else {
+            for q in rx.iter_mut() {
+                q.arm();
+            }
+            IdleStep::Armed
+        }
+    }
+
+    /// Blocks until a queue's fd is readable or the policy's timeout passes.
+    #[cold]
+    pub fn block(&mut self, rx: &[Rx]) {
+        let timeout = match self.policy {
+            IdlePolicy::Busy => return,
+            IdlePolicy::Adaptive(a) => a.block,
+            IdlePolicy::Interrupt(t) => t,
+        };
+        self.blocks += 1;
+        let mut fds = [libc::pollfd {
+            fd: -1,
+            events: libc::POLLIN,
+            revents: 0,
+        }; 64];
+        let mut n = 0;
+        for q in rx {
+            if let (Wake::Fd(fd), Some(slot)) = (q.wake(), fds.get_mut(n)) {
+                slot.fd = fd;
+                n += 1;
+            }
+        }
+        let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as i32;
+        #[allow(unsafe_code)]
+        // SAFETY: `fds[..n]` is an initialised pollfd array that outlives the call.
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), n as libc::nfds_t, ms)
+        };
+    }
+}
+
+/// Polls `rx` until `stop` is set, handing each non-empty burst to `process` with the index of the
+/// queue it came from. `process` must leave the burst empty (send, free or keep the packets).
+pub fn run(
+    rx: &mut [Rx],
+    pool: &Pool,
+    burst_size: usize,
+    policy: IdlePolicy,
+    stop: &AtomicBool,
+    mut process: impl FnMut(usize, &mut Burst),
+) -> Idle {
+    let mut burst = Burst::new(burst_size);
+    let mut idle = Idle::new(policy);
+    let mut armed = false;
+    while !stop.load(Ordering::Relaxed) {
+        let mut work = 0;
+        for (i, q) in rx.iter_mut().enumerate() {
+            let n = q.rx_burst(pool, &mut burst);
+            if n != 0 {
+                work += n;
+                process(i, &mut burst);
+                burst.clear();
+            }
+        }
+        if work != 0 {
+            idle.busy();
+            armed = false;
+        } else if armed {
+            idle.block(rx);
+            armed = false;
+        } else {
+            armed = idle.empty(rx) == IdleStep::Armed;
+        }
+    }
+    idle
+}
+
+// ===== impl Doorbell =====
+
+/// Wakes a consumer that sleeps on an eventfd, costing the producer a syscall only when the
+/// consumer has announced that it is about to sleep.
+#[derive(Debug)]
+pub struct Doorbell {
+    waiting: AtomicBool,
+    efd: OwnedFd,
+}
+
+impl Doorbell {
+    /// A doorbell with its eventfd.
+    #[cold]
+    pub fn new() -> Result<Self, Error> {
+        #[allow(unsafe_code)]
+        // SAFETY: plain syscall with constant flags.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) };
+        if fd < 0 {
+            return Err(Error::last_os("eventfd"));
+        }
+        #[allow(unsafe_code)]
+        // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+        let efd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(Self {
+            waiting: AtomicBool::new(false),
+            efd,
+        })
+    }
+
+    /// The fd the consumer polls.
+    pub fn fd(&self) -> Wake {
+        Wake::Fd(self.efd.as_raw_fd())
+    }
+
+    /// Consumer: about to sleep. Drains old rings so the next poll(2) only wakes on a new one.
+    pub fn arm(&self) {
+        let mut v = 0u64;
+        #[allow(unsafe_code)]
+        // SAFETY: reads 8 bytes into a live u64 from our own non-blocking eventfd.
+        unsafe {
+            libc::read(self.efd.as_raw_fd(), (&raw mut v).cast(), 8)
+        };
+        self.waiting.store(true, Ordering::SeqCst);
+    }
+
+    /// Producer: new frames are published; wake the consumer if it armed the doorbell.
+    #[inline]
+    pub fn ring(&self) {
+        // Orders the producer's publish before the load of `waiting`, pairing with the consumer's
+        // SeqCst store in `arm` before its last poll.
+        fence(Ordering::SeqCst);
+        if self.waiting.load(Ordering::Relaxed) && self.waiting.swap(false, Ordering::AcqRel) {
+            let one = 1u64;
+            #[allow(unsafe_code)]
+            // SAFETY: writes 8 bytes from a live u64 to our own eventfd.
+            unsafe {
+                libc::write(self.efd.as_raw_fd(), (&raw const one).cast(), 8)
+            };
+        }
+    }
+}
+
+// ===== core pinning =====
+
+/// The cores this process may run on.
+pub fn cores() -> Vec<usize> {
+    core_affinity::get_core_ids()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| c.id)
+        .collect()
+}
+
+/// Checks that `core` exists.
+#[cold]
+pub fn check_core(core: usize) -> Result<(), Error> {
+    let available = cores();
+    if available.contains(&core) {
+        Ok(())
+    } else {
+        Err(Error::NoSuchCore { core, available })
+    }
+}
+
+/// Starts a named worker thread, pinned to `core` when one is given. A core that does not exist
+/// is an error before any thread starts.
+#[cold]
+pub fn spawn<T: Send + 'static>(
+    name: impl Into<String>,
+    core: Option<usize>,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<JoinHandle<T>, Error> {
+    if let Some(c) = core {
+        check_core(c)?;
+    }
+    let name = name.into();
+    thread::Builder::new()
+        .name(name.clone())
+        .spawn(move || {
+            if let Some(c) = core {
+                // Checked above; a failure here (a cgroup change in between) leaves the thread
+                // unpinned, which costs speed, not correctness.
+                core_affinity::set_for_current(core_affinity::CoreId { id: c });
+            }
+            f()
+        })
+        .map_err(|e| Error::Os {
+            what: format!("spawn worker {name}"),
+            source: e,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::Instant;
+
+    use super::*;
+
+    #[test]
+    fn policy_names() {
+        for s in ["busy", "adaptive", "interrupt"] {
+            assert_eq!(s.parse::<IdlePolicy>().unwrap().to_string(), s);
+        }
+        let e = "spin".parse::<IdlePolicy>().unwrap_err().to_string();
+        assert!(e.contains("busy, adaptive or interrupt"), "{e}");
+    }
+
+    #[test]
+    fn missing_core_is_a_clear_error() {
+        let e = spawn("w", Some(4096), || ()).unwrap_err().to_string();
+        assert!(e.starts_with("core 4096 does not exist"), "{e}");
+        assert!(spawn("w", Some(cores()[0]), || 7).unwrap().join().unwrap() == 7);
+    }
+
+    #[test]
+    fn doorbell_wakes_an_armed_sleeper_and_stays_silent_otherwise() {
+        let bell = Arc::new(Doorbell::new().unwrap());
+        let Wake::Fd(fd) = bell.fd() else { panic!() };
+        let readable = |ms| {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            #[allow(unsafe_code)]
+            // SAFETY: one live pollfd.
+            unsafe {
+                libc::poll(&mut p, 1, ms) == 1
+            }
+        };
+        bell.ring();
+        assert!(!readable(0), "not armed: no syscall, no wake");
+        bell.arm();
+        let b = Arc::clone(&bell);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            b.ring();
+        });
+        let start = Instant::now();
+        assert!(readable(5_000));
+        assert!(start.elapsed() < Duration::from_secs(2));
+        t.join().unwrap();
+        bell.arm();
+        assert!(!readable(0), "arm drains the old ring");
+    }
+}

@@ -1,0 +1,323 @@
+//! A single-producer single-consumer ring of fixed-size byte slots.
+//!
+//! This is the wire of a mem cable: the producer copies a frame into the next slot, the consumer
+//! copies it out into its own pool, so the two cores share nothing but the ring. Each slot holds
+//! `[len: u32][hash: u32][frame bytes]` and is a whole number of cache lines.
+//!
+//! Indices run free (they wrap at `usize::MAX`, far beyond any run) and are masked on use. Each
+//! side keeps a private copy of the other's index and re-reads the shared one only when the copy
+//! says the ring is full (producer) or empty (consumer), and it publishes its own index once per
+//! burst, not per frame: that is what makes it several times faster than a general MPMC queue
+//! (see docs/decisions.md).
+
+use std::alloc::{self, Layout};
+use std::fmt;
+use std::ptr::NonNull;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crossbeam_utils::CachePadded;
+
+use crate::Error;
+
+const SLOT_HDR: usize = 8;
+
+struct Shared {
+    base: NonNull<u8>,
+    layout: Layout,
+    stride: usize,
+    mask: usize,
+    max_frame: usize,
+    /// Next slot the consumer will read; written by the consumer only.
+    head: CachePadded<AtomicUsize>,
+    /// Next slot the producer will write; written by the producer only.
+    tail: CachePadded<AtomicUsize>,
+}
+
+// SAFETY: the region is written only by the single producer in slots the consumer has released
+// (head, Acquire) and read only by the single consumer in slots the producer has published (tail,
+// Acquire/Release); `Producer` and `Consumer` are not `Clone`, so there is one of each.
+#[allow(unsafe_code)]
+unsafe impl Send for Shared {}
+// SAFETY: see `Send`: the index protocol keeps producer and consumer on disjoint slots.
+#[allow(unsafe_code)]
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    #[inline]
+    fn slot(&self, idx: usize) -> *mut u8 {
+        self.base
+            .as_ptr()
+            .wrapping_add((idx & self.mask) * self.stride)
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        #[allow(unsafe_code)]
+        // SAFETY: allocated in `ring` with this layout; both halves are gone (this is the last Arc).
+        unsafe {
+            alloc::dealloc(self.base.as_ptr(), self.layout)
+        };
+    }
+}
+
+/// Creates a ring of `slots` slots (rounded up to a power of two) for frames of up to `max_frame`
+/// bytes.
+#[cold]
+pub fn ring(slots: usize, max_frame: usize) -> Result<(Producer, Consumer), Error> {
+    if !(2..=1 << 20).contains(&slots) || !(1..=65535).contains(&max_frame) {
+        return Err(Error::Config(format!(
+            "ring: {slots} slots of {max_frame} bytes (want 2..=1048576 slots, 1..=65535 bytes)"
+        )));
+    }
+    let slots = slots.next_power_of_two();
+    let stride = (SLOT_HDR + max_frame).next_multiple_of(64);
+    let layout = Layout::from_size_align(slots * stride, 64)
+        .map_err(|e| Error::Config(format!("ring: {e}")))?;
+    #[allow(unsafe_code)]
+    // SAFETY: the layout has a non-zero size (slots >= 2, stride >= 64).
+    let raw = unsafe { alloc::alloc_zeroed(layout) };
+    let base = NonNull::new(raw)
+        .ok_or_else(|| Error::Config(format!("ring: cannot allocate {} bytes", layout.size())))?;
+    let shared = Arc::new(Shared {
+        base,
+        layout,
+        stride,
+        mask: slots - 1,
+        max_frame,
+        head: CachePadded::new(AtomicUsize::new(0)),
+        tail: CachePadded::new(AtomicUsize::new(0)),
+    });
+    Ok((
+        Producer {
+            ring: Arc::clone(&shared),
+            tail: 0,
+            head_seen: 0,
+        },
+        Consumer {
+            ring: shared,
+            head: 0,
+            tail_seen: 0,
+        },
+    ))
+}
+
+// ===== impl Producer =====
+
+/// The writing end.
+pub struct Producer {
+    ring: Arc<Shared>,
+    tail: usize,
+    head_seen: usize,
+}
+
+impl Producer {
+    /// Slots in the ring.
+    pub fn capacity(&self) -> usize {
+        self.ring.mask + 1
+    }
+
+    /// Largest frame a slot holds.
+    pub fn max_frame(&self) -> usize {
+        self.ring.max_frame
+    }
+
+    /// Copies a frame into the next slot; `false` if the ring is full or the frame too large. The
+    /// frame is visible to the consumer after the next [`Producer::publish`].
+    #[inline]
+    pub fn push(&mut self, hash: u32, frame: &[u8]) -> bool {
+        if frame.len() > self.ring.max_frame {
+            return false;
+        }
+        if self.tail.wrapping_sub(self.head_seen) > self.ring.mask {
+            self.head_seen = self.ring.head.load(Ordering::Acquire);
+            if self.tail.wrapping_sub(self.head_seen) > self.ring.mask {
+                return false;
+            }
+        }
+        let slot = self.ring.slot(self.tail);
+        #[allow(unsafe_code)]
+        // SAFETY: `tail - head < capacity`, so the consumer has released this slot (its Release
+        // store of head, seen by our Acquire load) and will not read it before we publish; the
+        // slot is `stride >= 8 + max_frame >= 8 + frame.len()` bytes long and 64-byte aligned.
+        unsafe {
+            slot.cast::<u32>().write(frame.len() as u32);
+            slot.add(4).cast::<u32>().write(hash);
+            std::ptr::copy_nonoverlapping(frame.as_ptr(), slot.add(SLOT_HDR), frame.len());
+        }
+        self.tail = self.tail.wrapping_add(1);
+        true
+    }
+
+    /// Makes every pushed frame visible to the consumer.
+    #[inline]
+    pub fn publish(&mut self) {
+        self.ring.tail.store(self.tail, Ordering::Release);
+    }
+}
+
+impl fmt::Debug for Producer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Producer")
+            .field("capacity", &self.capacity())
+            .field("tail", &self.tail)
+            .finish()
+    }
+}
+
+// ===== impl Consumer =====
+
+/// The reading end.
+pub struct Consumer {
+    ring: Arc<Shared>,
+    head: usize,
+    tail_seen: usize,
+}
+
+impl Consumer {
+    /// Hands the next frame (its hash and bytes) to `f`; `None` if the ring is empty. The slot is
+    /// given back to the producer at the next [`Consumer::release`].
+    #[inline]
+    pub fn pop<R>(&mut self, f: impl FnOnce(u32, &[u8]) -> R) -> Option<R> {
+        if self.head == self.tail_seen {
+            self.tail_seen = self.ring.tail.load(Ordering::Acquire);
+            if self.head == self.tail_seen {
+                return None;
+            }
+        }
+        let slot = self.ring.slot(self.head);
+        #[allow(unsafe_code)]
+        // SAFETY: `head < tail`, so the producer wrote this slot before its Release store of tail
+        // (seen by our Acquire load) and will not touch it until we release it; the length was
+        // written by `push` and is at most `max_frame`, so the bytes lie inside the slot.
+        let r = unsafe {
+            let len = (slot.cast::<u32>().read() as usize).min(self.ring.max_frame);
+            let hash = slot.add(4).cast::<u32>().read();
+            f(hash, std::slice::from_raw_parts(slot.add(SLOT_HDR), len))
+        };
+        self.head = self.head.wrapping_add(1);
+        Some(r)
+    }
+
+    /// Frames waiting, as far as this side knows (re-reads the producer's index).
+    pub fn pending(&mut self) -> usize {
+        self.tail_seen = self.ring.tail.load(Ordering::Acquire);
+        self.tail_seen.wrapping_sub(self.head)
+    }
+
+    /// Gives every popped slot back to the producer.
+    #[inline]
+    pub fn release(&mut self) {
+        self.ring.head.store(self.head, Ordering::Release);
+    }
+}
+
+impl fmt::Debug for Consumer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Consumer")
+            .field("head", &self.head)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn bad_shapes_are_refused() {
+        assert!(ring(1, 64).is_err());
+        assert!(ring(16, 0).is_err());
+        assert!(ring(16, 70_000).is_err());
+        let (p, _) = ring(5, 64).unwrap();
+        assert_eq!(p.capacity(), 8);
+    }
+
+    #[test]
+    fn full_empty_and_oversize() {
+        let (mut p, mut c) = ring(4, 16).unwrap();
+        assert!(!p.push(0, &[0; 17]));
+        for i in 0..4u8 {
+            assert!(p.push(i.into(), &[i; 3]));
+        }
+        assert!(!p.push(9, &[9]), "full ring must refuse");
+        assert_eq!(c.pop(|_, _| ()), None, "nothing published yet");
+        p.publish();
+        assert_eq!(c.pending(), 4);
+        assert_eq!(c.pop(|h, b| (h, b.to_vec())), Some((0, vec![0; 3])));
+        assert!(!p.push(9, &[9]), "not released yet");
+        c.release();
+        assert!(p.push(9, &[9]));
+    }
+
+    proptest! {
+        /// Any interleaving of pushes, publishes, pops and releases behaves like a FIFO of
+        /// capacity 8, across many wrap-arounds.
+        #[test]
+        fn behaves_like_a_bounded_fifo(ops in proptest::collection::vec(0u8..4, 1..2000)) {
+            let (mut p, mut c) = ring(8, 32).unwrap();
+            let (mut pushed, mut published, mut popped, mut released) = (0usize, 0usize, 0usize, 0usize);
+            let mut model: VecDeque<u32> = VecDeque::new();
+            let mut next = 0u32;
+            for op in ops {
+                match op {
+                    0 => {
+                        let ok = p.push(next, &next.to_le_bytes()[..(next % 4 + 1) as usize]);
+                        prop_assert_eq!(ok, pushed - released < 8);
+                        if ok { model.push_back(next); pushed += 1; next += 1; }
+                    }
+                    1 => { p.publish(); published = pushed; }
+                    2 => {
+                        let got = c.pop(|h, b| { assert_eq!(b, &h.to_le_bytes()[..(h % 4 + 1) as usize]); h });
+                        if popped < published {
+                            prop_assert_eq!(got, model.pop_front());
+                            popped += 1;
+                        } else {
+                            prop_assert_eq!(got, None);
+                        }
+                    }
+                    _ => { c.release(); released = popped; }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn two_threads_keep_order() {
+        const N: u64 = 1_000_000;
+        let (mut p, mut c) = ring(256, 64).unwrap();
+        let prod = std::thread::spawn(move || {
+            let mut i = 0u64;
+            while i < N {
+                let mut k = 0;
+                while k < 32 && i < N && p.push(i as u32, &i.to_le_bytes()) {
+                    i += 1;
+                    k += 1;
+                }
+                p.publish();
+                if k == 0 {
+                    std::thread::yield_now();
+                }
+            }
+        });
+        let mut want = 0u64;
+        while want < N {
+            let mut got = 0;
+            while let Some(v) = c.pop(|_, b| u64::from_le_bytes(b.try_into().unwrap())) {
+                assert_eq!(v, want);
+                want += 1;
+                got += 1;
+            }
+            c.release();
+            if got == 0 {
+                std::thread::yield_now();
+            }
+        }
+        prod.join().unwrap();
+    }
+}
