@@ -2,7 +2,9 @@
 //!
 //! This is the wire of a mem cable: the producer copies a frame into the next slot, the consumer
 //! copies it out into its own pool, so the two cores share nothing but the ring. Each slot holds
-//! `[len: u32][hash: u32][frame bytes]` and is a whole number of cache lines.
+//! a frame in a data area that is a whole number of cache lines, and its `len << 32 | hash` in a
+//! separate array of 8-byte words: a 64-byte frame then costs one cache line transfer between the
+//! cores plus an eighth of a header line, not two lines.
 //!
 //! Indices run free (they wrap at `usize::MAX`, far beyond any run) and are masked on use. Each
 //! side keeps a private copy of the other's index and re-reads the shared one only when the copy
@@ -20,11 +22,11 @@ use crossbeam_utils::CachePadded;
 
 use crate::Error;
 
-const SLOT_HDR: usize = 8;
-
 struct Shared {
     base: NonNull<u8>,
     layout: Layout,
+    /// Offset of the header words, behind the data slots.
+    hdrs: usize,
     stride: usize,
     mask: usize,
     max_frame: usize,
@@ -50,6 +52,14 @@ impl Shared {
             .as_ptr()
             .wrapping_add((idx & self.mask) * self.stride)
     }
+
+    #[inline]
+    fn hdr(&self, idx: usize) -> *mut u64 {
+        self.base
+            .as_ptr()
+            .wrapping_add(self.hdrs + (idx & self.mask) * 8)
+            .cast()
+    }
 }
 
 impl Drop for Shared {
@@ -72,8 +82,8 @@ pub fn ring(slots: usize, max_frame: usize) -> Result<(Producer, Consumer), Erro
         )));
     }
     let slots = slots.next_power_of_two();
-    let stride = (SLOT_HDR + max_frame).next_multiple_of(64);
-    let layout = Layout::from_size_align(slots * stride, 64)
+    let stride = max_frame.next_multiple_of(64);
+    let layout = Layout::from_size_align(slots * stride + slots * 8, 64)
         .map_err(|e| Error::Config(format!("ring: {e}")))?;
     #[allow(unsafe_code)]
     // SAFETY: the layout has a non-zero size (slots >= 2, stride >= 64).
@@ -83,6 +93,7 @@ pub fn ring(slots: usize, max_frame: usize) -> Result<(Producer, Consumer), Erro
     let shared = Arc::new(Shared {
         base,
         layout,
+        hdrs: slots * stride,
         stride,
         mask: slots - 1,
         max_frame,
@@ -140,11 +151,11 @@ impl Producer {
         #[allow(unsafe_code)]
         // SAFETY: `tail - head < capacity`, so the consumer has released this slot (its Release
         // store of head, seen by our Acquire load) and will not read it before we publish; the
-        // slot is `stride >= 8 + max_frame >= 8 + frame.len()` bytes long and 64-byte aligned.
+        // slot is `stride >= max_frame >= frame.len()` bytes long, and its header word is
+        // 8-byte aligned inside the region.
         unsafe {
-            slot.cast::<u32>().write(frame.len() as u32);
-            slot.add(4).cast::<u32>().write(hash);
-            std::ptr::copy_nonoverlapping(frame.as_ptr(), slot.add(SLOT_HDR), frame.len());
+            self.ring.hdr(self.tail).write((frame.len() as u64) << 32 | u64::from(hash));
+            std::ptr::copy_nonoverlapping(frame.as_ptr(), slot, frame.len());
         }
         self.tail = self.tail.wrapping_add(1);
         true
@@ -192,9 +203,9 @@ impl Consumer {
         // (seen by our Acquire load) and will not touch it until we release it; the length was
         // written by `push` and is at most `max_frame`, so the bytes lie inside the slot.
         let r = unsafe {
-            let len = (slot.cast::<u32>().read() as usize).min(self.ring.max_frame);
-            let hash = slot.add(4).cast::<u32>().read();
-            f(hash, std::slice::from_raw_parts(slot.add(SLOT_HDR), len))
+            let hdr = self.ring.hdr(self.head).read();
+            let len = ((hdr >> 32) as usize).min(self.ring.max_frame);
+            f(hdr as u32, std::slice::from_raw_parts(slot, len))
         };
         self.head = self.head.wrapping_add(1);
         Some(r)

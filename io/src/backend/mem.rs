@@ -372,8 +372,11 @@ mod tests {
                             if burst.room() == 0 {
                                 // Fewer frames in flight than one ring holds: this test is about
                                 // order and steering, not overload, so nothing may be dropped.
-                                while a_stats.total().tx_packets - b_stats.total().rx_packets > 160
-                                {
+                                let in_flight = || {
+                                    let rx = b_stats.total().rx_packets;
+                                    a_stats.total().tx_packets.saturating_sub(rx)
+                                };
+                                while in_flight() > 160 {
                                     std::thread::yield_now();
                                 }
                                 q.tx_burst(&mut burst);
