@@ -9,6 +9,7 @@
 //! - [`ring`]: the single-producer single-consumer ring that carries frames over a mem cable.
 //! - [`poll`]: the poll loop, its idle policy (busy, adaptive, interrupt) and core pinning.
 //! - [`stats`]: per-queue counters with one writer and lock-free readers.
+//! - [`netns`]: network namespaces and veth pairs, for tests, benchmarks and the virtual rack.
 //! - [`flow`]: the stable 5-tuple hash used for queue steering.
 //! - [`testframe`]: frames with a flow id and a sequence number, for tests and benchmarks.
 //! - [`clock`]: the monotonic nanosecond clock that stamps received bursts.
@@ -21,6 +22,7 @@ pub mod burst;
 pub mod clock;
 mod error;
 pub mod flow;
+pub mod netns;
 pub mod poll;
 pub mod pool;
 pub mod port;

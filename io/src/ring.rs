@@ -154,7 +154,9 @@ impl Producer {
         // slot is `stride >= max_frame >= frame.len()` bytes long, and its header word is
         // 8-byte aligned inside the region.
         unsafe {
-            self.ring.hdr(self.tail).write((frame.len() as u64) << 32 | u64::from(hash));
+            self.ring
+                .hdr(self.tail)
+                .write((frame.len() as u64) << 32 | u64::from(hash));
             std::ptr::copy_nonoverlapping(frame.as_ptr(), slot, frame.len());
         }
         self.tail = self.tail.wrapping_add(1);

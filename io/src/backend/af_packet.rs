@@ -69,7 +69,7 @@ impl Default for AfPacketConfig {
 #[cold]
 pub fn open(ifname: &str, cfg: AfPacketConfig) -> Result<Port, Error> {
     if !(1..=64).contains(&cfg.queues)
-        || cfg.rx_block_size % PAGE != 0
+        || !cfg.rx_block_size.is_multiple_of(PAGE)
         || cfg.rx_block_size < PAGE
         || cfg.rx_blocks < 2
         || cfg.tx_frames < 2
@@ -402,7 +402,7 @@ impl Socket {
     /// The status word at `off`, shared with the kernel.
     #[inline]
     fn status(&self, off: usize) -> &AtomicU32 {
-        debug_assert!(off % 4 == 0 && off + 4 <= self.map_len);
+        debug_assert!(off.is_multiple_of(4) && off + 4 <= self.map_len);
         #[allow(unsafe_code)]
         // SAFETY: callers pass the offset of a `block_status` or `tp_status` field, which is
         // 4-byte aligned and inside the mapping, and lives as long as `self`; the kernel accesses

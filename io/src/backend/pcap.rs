@@ -141,7 +141,7 @@ impl RxQueue for PcapRx {
         let mut got = 0;
         while burst.room() != 0 {
             match self.next_record() {
-                Ok(Some(frame)) if frame.is_empty() => stats.add_drop(DropReason::Empty, 1),
+                Ok(Some([])) => stats.add_drop(DropReason::Empty, 1),
                 Ok(Some(frame)) => match pool.alloc_from(frame) {
                     Some(mut p) => {
                         p.meta.hash = flow::hash(frame);
