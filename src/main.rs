@@ -2,6 +2,8 @@
 //! lives in the crate that owns it.
 #![forbid(unsafe_code)]
 
+use std::process::ExitCode;
+
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 
@@ -80,13 +82,30 @@ enum BenchCmd {
         #[command(flatten)]
         cores: Cores,
     },
+    /// AF_PACKET ports on a veth pair beside the kernel's UDP socket path over the same veth
+    /// (root: builds two network namespaces and deletes them afterwards).
+    Veth {
+        /// Frame size in bytes (64..=1514).
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Seconds to measure each path.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.cmd {
+    let r = match cli.cmd {
         Cmd::Demo { seconds, size } => demo(seconds, size),
         Cmd::Bench(b) => bench(b),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("brick: error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -139,6 +158,20 @@ fn bench(b: BenchCmd) -> Result<()> {
             println!(
                 "spsc ring {:.1} Mpps, crossbeam ArrayQueue {:.1} Mpps: {:.2}x",
                 r.spsc_mpps, r.crossbeam_mpps, r.ratio
+            );
+            brick_bench::print_json(&r);
+        }
+        BenchCmd::Veth { size, seconds } => {
+            let r = brick_bench::veth::run(size, seconds)?;
+            println!(
+                "veth {size} B: brick af_packet tx {:.3} rx {:.3} Mpps; kernel udp tx {:.3} rx {:.3} Mpps; \
+                 rx ratio {:.2}x, tx ratio {:.2}x",
+                r.brick_tx_mpps,
+                r.brick_rx_mpps,
+                r.kernel_tx_mpps,
+                r.kernel_rx_mpps,
+                r.rx_ratio,
+                r.tx_ratio
             );
             brick_bench::print_json(&r);
         }

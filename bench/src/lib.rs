@@ -7,6 +7,7 @@
 
 pub mod mem;
 pub mod ring;
+pub mod veth;
 
 /// Prints the report's JSON line (last line of every benchmark's output).
 pub fn print_json<T: serde::Serialize>(report: &T) {
