@@ -348,6 +348,62 @@ mod tests {
         assert!(spawn("w", Some(cores()[0]), || 7).unwrap().join().unwrap() == 7);
     }
 
+    fn thread_cpu() -> Duration {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        #[allow(unsafe_code)]
+        // SAFETY: writes one live timespec.
+        unsafe {
+            libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts)
+        };
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    }
+
+    /// An idle adaptive poller sleeps (a few percent of a core at most), and a frame sent while it
+    /// sleeps wakes it through the cable's doorbell well before the block timeout.
+    #[test]
+    fn adaptive_poller_sleeps_when_idle_and_wakes_on_traffic() {
+        use crate::backend::mem::{CableConfig, cable};
+        use crate::pool::PoolConfig;
+
+        let (a, b) = cable("a", "b", CableConfig::default()).unwrap();
+        let (_, mut tx) = a.split();
+        let (mut rx, _) = b.split();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = Arc::clone(&stop);
+        let policy = IdlePolicy::Adaptive(Adaptive {
+            block: Duration::from_secs(2),
+            ..Adaptive::default()
+        });
+        let (seen_tx, seen_rx) = std::sync::mpsc::channel();
+        let worker = std::thread::spawn(move || {
+            let pool = Pool::new(PoolConfig::default()).unwrap();
+            let cpu0 = thread_cpu();
+            let idle = run(&mut rx, &pool, 32, policy, &s, |_, burst| {
+                let _ = seen_tx.send(Instant::now());
+                burst.clear();
+            });
+            (idle.blocks, thread_cpu() - cpu0)
+        });
+        std::thread::sleep(Duration::from_millis(500));
+        let pool = Pool::new(PoolConfig::default()).unwrap();
+        let mut burst = Burst::new(1);
+        let mut f = vec![0u8; 64];
+        crate::testframe::build(&mut f, 1, 1);
+        burst.push(pool.alloc_from(&f).unwrap()).unwrap();
+        let sent = Instant::now();
+        assert_eq!(tx[0].tx_burst(&mut burst), 1);
+        let woke = seen_rx.recv_timeout(Duration::from_secs(5)).expect("frame delivered");
+        let latency = woke - sent;
+        stop.store(true, Ordering::Relaxed);
+        // Wake the worker from its (2 s) block so it sees `stop`.
+        burst.push(pool.alloc_from(&f).unwrap()).unwrap();
+        tx[0].tx_burst(&mut burst);
+        let (blocks, cpu) = worker.join().unwrap();
+        assert!(blocks >= 1, "the idle poller never blocked");
+        assert!(latency < Duration::from_millis(500), "woke after {latency:?}: doorbell not rung");
+        assert!(cpu < Duration::from_millis(150), "idle poller burned {cpu:?} of CPU in 0.5 s");
+    }
+
     #[test]
     fn doorbell_wakes_an_armed_sleeper_and_stays_silent_otherwise() {
         let bell = Arc::new(Doorbell::new().unwrap());
