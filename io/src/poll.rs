@@ -349,7 +349,10 @@ mod tests {
     }
 
     fn thread_cpu() -> Duration {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         #[allow(unsafe_code)]
         // SAFETY: writes one live timespec.
         unsafe {
@@ -392,7 +395,9 @@ mod tests {
         burst.push(pool.alloc_from(&f).unwrap()).unwrap();
         let sent = Instant::now();
         assert_eq!(tx[0].tx_burst(&mut burst), 1);
-        let woke = seen_rx.recv_timeout(Duration::from_secs(5)).expect("frame delivered");
+        let woke = seen_rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("frame delivered");
         let latency = woke - sent;
         stop.store(true, Ordering::Relaxed);
         // Wake the worker from its (2 s) block so it sees `stop`.
@@ -400,8 +405,14 @@ mod tests {
         tx[0].tx_burst(&mut burst);
         let (blocks, cpu) = worker.join().unwrap();
         assert!(blocks >= 1, "the idle poller never blocked");
-        assert!(latency < Duration::from_millis(500), "woke after {latency:?}: doorbell not rung");
-        assert!(cpu < Duration::from_millis(150), "idle poller burned {cpu:?} of CPU in 0.5 s");
+        assert!(
+            latency < Duration::from_millis(500),
+            "woke after {latency:?}: doorbell not rung"
+        );
+        assert!(
+            cpu < Duration::from_millis(150),
+            "idle poller burned {cpu:?} of CPU in 0.5 s"
+        );
     }
 
     #[test]
