@@ -71,15 +71,16 @@ pub fn run(b: &MemBench) -> Result<MemReport, Error> {
         let pool = Pool::new(PoolConfig::default())?;
         let mut templates = Vec::with_capacity(flows.into());
         for f in 0..flows {
-            let mut t = vec![0u8; size];
-            testframe::build(&mut t, f, 0);
+            // Padded to 64 bytes so a small frame is copied with one fixed-size move.
+            let mut t = vec![0u8; size.max(brick_io::pool::SMALL)];
+            testframe::build(&mut t[..size], f, 0);
             templates.push(t);
         }
         let mut burst = Burst::new(burst_size);
         let mut k = 0usize;
         while !stop_p.load(Ordering::Relaxed) {
             while burst.room() != 0 {
-                let Some(p) = pool.alloc_from(&templates[k]) else {
+                let Some(p) = pool.alloc_from_padded(size, &templates[k]) else {
                     break;
                 };
                 k = if k + 1 == templates.len() { 0 } else { k + 1 };

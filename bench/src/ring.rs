@@ -78,7 +78,11 @@ pub fn run(seconds: f64, cores: Option<(usize, usize)>) -> Result<RingReport, Er
         move || {
             let mut n = 0;
             let mut sink = [0u8; FRAME];
-            while n < BURST as u64 && rx.pop(|_, b| sink[..b.len()].copy_from_slice(b)).is_some() {
+            while n < BURST as u64
+                && rx
+                    .pop(|_, b, _| sink[..b.len()].copy_from_slice(b))
+                    .is_some()
+            {
                 n += 1;
             }
             rx.release();

@@ -13,19 +13,27 @@ fn be16(b: &[u8], at: usize) -> u16 {
 }
 
 #[inline]
-fn word(b: &[u8], at: usize) -> u64 {
+fn be32(b: &[u8], at: usize) -> u64 {
     u64::from(u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]))
 }
 
 #[inline]
-fn mix(h: u64, v: u64) -> u64 {
-    (h ^ v).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(29)
+fn be64(b: &[u8], at: usize) -> u64 {
+    match b.get(at..at + 8) {
+        Some(w) => u64::from_be_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]),
+        None => 0,
+    }
 }
 
+const K1: u64 = 0x9e37_79b9_7f4a_7c15;
+const K2: u64 = 0xc2b2_ae3d_27d4_eb4f;
+
+/// Two 64-bit lanes in, 32 well-mixed bits out (the high bits matter: queues are picked from them).
 #[inline]
-fn finish(h: u64) -> u32 {
-    let h = (h ^ (h >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
-    (h ^ (h >> 29)) as u32
+fn mix(a: u64, b: u64) -> u32 {
+    let h = a.wrapping_mul(K1) ^ b.wrapping_mul(K2).rotate_left(31);
+    let h = (h ^ (h >> 29)).wrapping_mul(K1);
+    (h >> 32) as u32
 }
 
 #[inline]
@@ -37,7 +45,7 @@ fn has_ports(proto: u8) -> bool {
 #[inline]
 pub fn hash(frame: &[u8]) -> u32 {
     if frame.len() < ETH_HLEN {
-        return finish(frame.iter().fold(0, |h, &b| mix(h, b.into())));
+        return mix(frame.iter().fold(0, |h, &b| h << 8 | u64::from(b)), 0);
     }
     let mut l3 = ETH_HLEN;
     let mut ethertype = be16(frame, 12);
@@ -49,29 +57,29 @@ pub fn hash(frame: &[u8]) -> u32 {
     match ethertype {
         0x0800 if ip.len() >= 20 => {
             let proto = ip[9];
-            let mut h = mix(mix(word(ip, 12), word(ip, 16)), proto.into());
             let ihl = usize::from(ip[0] & 0x0f) * 4;
             let first_fragment = be16(ip, 6) & 0x1fff == 0;
-            if has_ports(proto) && first_fragment && ihl >= 20 && ip.len() >= ihl + 4 {
-                h = mix(h, word(ip, ihl));
-            }
-            finish(h)
+            let ports = if has_ports(proto) && first_fragment && ihl >= 20 && ip.len() >= ihl + 4 {
+                be32(ip, ihl)
+            } else {
+                0
+            };
+            mix(be64(ip, 12), ports << 8 | u64::from(proto))
         }
         0x86dd if ip.len() >= 40 => {
             let proto = ip[6];
-            let mut h = u64::from(proto);
-            for at in (8..40).step_by(4) {
-                h = mix(h, word(ip, at));
-            }
-            if has_ports(proto) && ip.len() >= 44 {
-                h = mix(h, word(ip, 40));
-            }
-            finish(h)
+            let ports = if has_ports(proto) && ip.len() >= 44 {
+                be32(ip, 40)
+            } else {
+                0
+            };
+            let addrs = be64(ip, 8)
+                ^ be64(ip, 16).rotate_left(17)
+                ^ be64(ip, 24).rotate_left(34)
+                ^ be64(ip, 32).rotate_left(51);
+            mix(addrs, ports << 8 | u64::from(proto))
         }
-        _ => finish(mix(
-            mix(word(frame, 0), word(frame, 4)),
-            word(frame, 8) << 16 | u64::from(ethertype),
-        )),
+        _ => mix(be64(frame, 0), be32(frame, 8) << 16 | u64::from(ethertype)),
     }
 }
 

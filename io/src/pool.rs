@@ -11,7 +11,7 @@
 //! another core's pool.
 
 use std::alloc::{self, Layout};
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::fmt;
 use std::ptr::NonNull;
 use std::rc::Rc;
@@ -89,7 +89,7 @@ struct PoolInner {
     frames: u32,
     /// Indices of free frames, used as a stack so the most recently freed (cache-hot) frame is
     /// reused first.
-    free: RefCell<Vec<u32>>,
+    free: FreeStack,
     exhausted: Cell<u64>,
 }
 
@@ -112,7 +112,7 @@ impl Pool {
                 frame_size: cfg.frame_size as u32,
                 headroom: cfg.headroom as u16,
                 frames: cfg.frames,
-                free: RefCell::new((0..cfg.frames).rev().collect()),
+                free: FreeStack::full(cfg.frames),
                 exhausted: Cell::new(0),
             }),
         })
@@ -122,8 +122,7 @@ impl Pool {
     /// pool is exhausted, which is counted in [`Pool::exhausted`].
     #[inline]
     pub fn alloc(&self) -> Option<Packet> {
-        let idx = self.inner.free.borrow_mut().pop();
-        match idx {
+        match self.inner.free.pop() {
             Some(idx) => Some(Packet {
                 pool: Rc::clone(&self.inner),
                 idx,
@@ -150,6 +149,21 @@ impl Pool {
         Some(p)
     }
 
+    /// Allocates a packet holding the first `len` bytes of `padded`. When `len` is at most 64 and
+    /// `padded` has at least 64 bytes, it copies a fixed 64 bytes (an inline vector move instead of
+    /// a call to `memcpy`); the bytes past `len` land in the frame's tailroom and are not part of
+    /// the packet.
+    #[inline]
+    pub fn alloc_from_padded(&self, len: usize, padded: &[u8]) -> Option<Packet> {
+        if len > SMALL || padded.len() < SMALL || self.max_data() < SMALL {
+            return self.alloc_from(padded.get(..len)?);
+        }
+        let mut p = self.alloc()?;
+        p.append(SMALL)?.copy_from_slice(&padded[..SMALL]);
+        p.len = len as u16;
+        Some(p)
+    }
+
     /// Largest packet a fresh frame holds behind the headroom.
     #[inline]
     pub fn max_data(&self) -> usize {
@@ -168,7 +182,7 @@ impl Pool {
 
     /// Frames currently free.
     pub fn available(&self) -> u32 {
-        self.inner.free.borrow().len() as u32
+        self.inner.free.len.get()
     }
 
     /// How many allocations failed because the pool was empty.
@@ -228,6 +242,43 @@ pub struct Packet {
 
 const _: () = assert!(std::mem::size_of::<Packet>() == 32);
 
+/// Frames up to this size are copied with one fixed-size move (see [`Pool::alloc_from_padded`]).
+pub const SMALL: usize = 64;
+
+/// A LIFO of free frame indices with a slot for every frame of the pool, so a push always fits.
+/// `Cell`s, not a `RefCell<Vec>`: no borrow flag and no growth check on the per-packet path.
+struct FreeStack {
+    slots: Box<[Cell<u32>]>,
+    len: Cell<u32>,
+}
+
+impl FreeStack {
+    fn full(frames: u32) -> Self {
+        FreeStack {
+            slots: (0..frames).rev().map(Cell::new).collect(),
+            len: Cell::new(frames),
+        }
+    }
+
+    #[inline]
+    fn pop(&self) -> Option<u32> {
+        let n = self.len.get().checked_sub(1)?;
+        let v = self.slots.get(n as usize)?.get();
+        self.len.set(n);
+        Some(v)
+    }
+
+    #[inline]
+    fn push(&self, idx: u32) {
+        let n = self.len.get();
+        // Every frame is either free or held by exactly one packet, so there is always a slot.
+        if let Some(s) = self.slots.get(n as usize) {
+            s.set(idx);
+            self.len.set(n + 1);
+        }
+    }
+}
+
 impl Packet {
     #[inline]
     fn frame_ptr(&self) -> *mut u8 {
@@ -255,6 +306,19 @@ impl Packet {
         // SAFETY: as in `data`, and the exclusive borrow of `self` makes this the only reference.
         unsafe {
             std::slice::from_raw_parts_mut(self.frame_ptr().add(self.off.into()), self.len.into())
+        }
+    }
+
+    /// The data followed by as much of the tailroom as makes at least [`SMALL`] bytes, when the
+    /// frame has them: the source of a fixed-size copy of a small frame.
+    #[inline]
+    pub fn padded(&self) -> &[u8] {
+        let room = self.len().max(SMALL).min(self.len() + self.tailroom());
+        #[allow(unsafe_code)]
+        // SAFETY: `off + room <= frame_size` (room is at most len + tailroom), so the range lies in
+        // frame `idx`, owned by this handle; the shared borrow of `self` excludes writers.
+        unsafe {
+            std::slice::from_raw_parts(self.frame_ptr().add(self.off.into()), room)
         }
     }
 
@@ -324,7 +388,7 @@ impl Packet {
 impl Drop for Packet {
     #[inline]
     fn drop(&mut self) {
-        self.pool.free.borrow_mut().push(self.idx);
+        self.pool.free.push(self.idx);
     }
 }
 

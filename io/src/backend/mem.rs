@@ -131,7 +131,7 @@ impl TxQueue for MemTx {
             }
             let hash = flow::hash(data);
             let q = pick(hash, n);
-            if self.out[q].push(hash, data) {
+            if self.out[q].push_padded(hash, data.len(), p.padded()) {
                 sent += 1;
                 bytes += data.len() as u64;
                 touched |= 1 << q;
@@ -178,15 +178,17 @@ impl RxQueue for MemRx {
             let i = (self.next + k) % n;
             let ring = &mut self.inp[i];
             while burst.room() != 0 {
-                let got = ring.pop(|hash, frame| match pool.alloc_from(frame) {
-                    Some(mut p) => {
-                        p.meta.hash = hash;
-                        bytes += frame.len() as u64;
-                        // Cannot fail: the loop checked room.
-                        let _ = burst.push(p);
+                let got = ring.pop(|hash, frame, padded| {
+                    match pool.alloc_from_padded(frame.len(), padded) {
+                        Some(mut p) => {
+                            p.meta.hash = hash;
+                            bytes += frame.len() as u64;
+                            // Cannot fail: the loop checked room.
+                            let _ = burst.push(p);
+                        }
+                        None if frame.len() > pool.max_data() => oversize += 1,
+                        None => no_frame += 1,
                     }
-                    None if frame.len() > pool.max_data() => oversize += 1,
-                    None => no_frame += 1,
                 });
                 if got.is_none() {
                     break;
