@@ -36,6 +36,33 @@ pub fn sh(cmd: &str, args: &[&str]) -> Result<String, Error> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Runs `f` on a new thread that has entered the named namespace (`ip netns add NAME`), and
+/// returns its result. Sockets made in `f` stay in the namespace when used from other threads
+/// afterwards.
+#[cold]
+pub fn enter<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
+    let path = format!("/run/netns/{name}");
+    let file = File::open(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => Error::Config(format!(
+            "no network namespace {name:?} (see `ip netns list`)"
+        )),
+        _ => Error::os(format!("open {path}"), e),
+    })?;
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            #[allow(unsafe_code)]
+            // SAFETY: `file` is an open namespace fd; setns only changes this thread.
+            let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+            if r < 0 {
+                return Err(Error::last_os(format!("setns {path}")));
+            }
+            Ok(f())
+        })
+        .join()
+        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })
+}
+
 /// A named network namespace that is deleted on drop.
 #[derive(Debug)]
 pub struct Netns {
@@ -66,25 +93,10 @@ impl Netns {
         sh("ip", &args)
     }
 
-    /// Runs `f` on a new thread that has entered the namespace, and returns its result. Sockets
-    /// made in `f` stay in the namespace when used from other threads afterwards.
+    /// Runs `f` inside the namespace (see [`enter`]).
     #[cold]
     pub fn enter<T: Send>(&self, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
-        let path = format!("/run/netns/{}", self.name);
-        let file = File::open(&path).map_err(|e| Error::os(format!("open {path}"), e))?;
-        std::thread::scope(|s| {
-            s.spawn(|| {
-                #[allow(unsafe_code)]
-                // SAFETY: `file` is an open namespace fd; setns only changes this thread.
-                let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-                if r < 0 {
-                    return Err(Error::last_os(format!("setns {path}")));
-                }
-                Ok(f())
-            })
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        })
+        enter(&self.name, f)
     }
 
     /// Creates a veth pair `self:if_here` <-> `peer:if_there` with `queues` rx/tx queues on each

@@ -17,6 +17,187 @@ pub mod af_packet;
 pub mod mem;
 pub mod pcap;
 
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::{Error, Port};
+
+/// A port as named on a command line or in a configuration file:
+///
+/// - `af_packet:IFNAME[,queues=N][,promisc][@NETNS]`: an interface, optionally inside a named
+///   network namespace (`ip netns add`);
+/// - `pcap:rx=FILE[,tx=FILE]` or `pcap:tx=FILE`: files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortSpec {
+    /// An AF_PACKET port.
+    AfPacket {
+        /// The interface.
+        ifname: String,
+        /// The namespace to open it in, if not the current one.
+        netns: Option<String>,
+        /// Queues and options.
+        cfg: af_packet::AfPacketConfig,
+    },
+    /// A pcap port.
+    Pcap {
+        /// File read as the rx queue.
+        rx: Option<PathBuf>,
+        /// File written by the tx queue.
+        tx: Option<PathBuf>,
+    },
+}
+
+impl PortSpec {
+    /// Opens the port.
+    #[cold]
+    pub fn open(&self) -> Result<Port, Error> {
+        match self {
+            PortSpec::AfPacket {
+                ifname,
+                netns: None,
+                cfg,
+            } => af_packet::open(ifname, *cfg),
+            PortSpec::AfPacket {
+                ifname,
+                netns: Some(ns),
+                cfg,
+            } => crate::netns::enter(ns, || af_packet::open(ifname, *cfg))?,
+            PortSpec::Pcap { rx, tx } => pcap::open(rx.as_deref(), tx.as_deref(), 65535),
+        }
+    }
+}
+
+impl FromStr for PortSpec {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = |why: &str| Error::Config(format!("port {s:?}: {why}"));
+        let (kind, rest) = s
+            .split_once(':')
+            .ok_or_else(|| bad("expected KIND:ARGS, e.g. af_packet:eth0"))?;
+        match kind {
+            "af_packet" => {
+                let (args, netns) = match rest.rsplit_once('@') {
+                    Some((a, ns)) if !ns.is_empty() => (a, Some(ns.to_string())),
+                    Some(_) => return Err(bad("empty namespace after @")),
+                    None => (rest, None),
+                };
+                let mut parts = args.split(',');
+                let ifname = parts
+                    .next()
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| bad("no interface name"))?;
+                let mut cfg = af_packet::AfPacketConfig::default();
+                for opt in parts {
+                    match opt.split_once('=') {
+                        Some(("queues", n)) => {
+                            cfg.queues = n.parse().map_err(|_| bad("queues=N wants a number"))?
+                        }
+                        None if opt == "promisc" => cfg.promisc = true,
+                        _ => {
+                            return Err(bad(&format!("unknown option {opt:?} (queues=N, promisc)")));
+                        }
+                    }
+                }
+                Ok(PortSpec::AfPacket {
+                    ifname: ifname.into(),
+                    netns,
+                    cfg,
+                })
+            }
+            "pcap" => {
+                let (mut rx, mut tx) = (None, None);
+                for opt in rest.split(',') {
+                    match opt.split_once('=') {
+                        Some(("rx", f)) if !f.is_empty() => rx = Some(PathBuf::from(f)),
+                        Some(("tx", f)) if !f.is_empty() => tx = Some(PathBuf::from(f)),
+                        _ => {
+                            return Err(bad(&format!("unknown option {opt:?} (rx=FILE, tx=FILE)")));
+                        }
+                    }
+                }
+                if rx.is_none() && tx.is_none() {
+                    return Err(bad("needs rx=FILE or tx=FILE"));
+                }
+                Ok(PortSpec::Pcap { rx, tx })
+            }
+            other => Err(bad(&format!(
+                "unknown port kind {other:?} (af_packet, pcap)"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortSpec::AfPacket { ifname, netns, cfg } => {
+                write!(f, "af_packet:{ifname}")?;
+                if cfg.queues != 1 {
+                    write!(f, ",queues={}", cfg.queues)?;
+                }
+                if cfg.promisc {
+                    f.write_str(",promisc")?;
+                }
+                match netns {
+                    Some(ns) => write!(f, "@{ns}"),
+                    None => Ok(()),
+                }
+            }
+            PortSpec::Pcap { rx, tx } => {
+                f.write_str("pcap:")?;
+                let parts: Vec<String> = [("rx", rx), ("tx", tx)]
+                    .into_iter()
+                    .filter_map(|(k, v)| v.as_ref().map(|p| format!("{k}={}", p.display())))
+                    .collect();
+                f.write_str(&parts.join(","))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_and_print_back() {
+        for s in [
+            "af_packet:eth0",
+            "af_packet:veth1,queues=2,promisc@lab",
+            "pcap:rx=a.pcap,tx=b.pcap",
+            "pcap:tx=out.pcap",
+        ] {
+            assert_eq!(s.parse::<PortSpec>().unwrap().to_string(), s);
+        }
+    }
+
+    #[test]
+    fn bad_specs_say_why() {
+        for (s, why) in [
+            ("eth0", "expected KIND:ARGS"),
+            ("af_xdq:eth0", "unknown port kind"),
+            ("af_packet:", "no interface name"),
+            ("af_packet:eth0,queues=x", "queues=N"),
+            ("af_packet:eth0,fast", "unknown option"),
+            ("af_packet:eth0@", "empty namespace"),
+            ("pcap:", "unknown option"),
+            ("pcap:mode=1", "unknown option"),
+        ] {
+            let e = s.parse::<PortSpec>().unwrap_err().to_string();
+            assert!(e.contains(why) && e.contains(s), "{s}: {e}");
+        }
+    }
+
+    #[test]
+    fn missing_namespace_is_named() {
+        let spec: PortSpec = "af_packet:eth0@brick-no-such-ns".parse().unwrap();
+        let e = spec.open().unwrap_err().to_string();
+        assert!(e.contains("brick-no-such-ns"), "{e}");
+    }
+}
+
 /// Shared tx-side check: a frame that no wire carries is dropped and counted here.
 #[inline]
 pub(crate) fn tx_reject(len: usize, max_frame: usize) -> Option<crate::DropReason> {
