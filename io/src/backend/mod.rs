@@ -96,7 +96,9 @@ impl FromStr for PortSpec {
                         }
                         None if opt == "promisc" => cfg.promisc = true,
                         _ => {
-                            return Err(bad(&format!("unknown option {opt:?} (queues=N, promisc)")));
+                            return Err(bad(&format!(
+                                "unknown option {opt:?} (queues=N, promisc)"
+                            )));
                         }
                     }
                 }
@@ -157,6 +159,18 @@ impl fmt::Display for PortSpec {
     }
 }
 
+/// Shared tx-side check: a frame that no wire carries is dropped and counted here.
+#[inline]
+pub(crate) fn tx_reject(len: usize, max_frame: usize) -> Option<crate::DropReason> {
+    if len == 0 {
+        Some(crate::DropReason::Empty)
+    } else if len > max_frame {
+        Some(crate::DropReason::Oversize)
+    } else {
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -195,17 +209,5 @@ mod tests {
         let spec: PortSpec = "af_packet:eth0@brick-no-such-ns".parse().unwrap();
         let e = spec.open().unwrap_err().to_string();
         assert!(e.contains("brick-no-such-ns"), "{e}");
-    }
-}
-
-/// Shared tx-side check: a frame that no wire carries is dropped and counted here.
-#[inline]
-pub(crate) fn tx_reject(len: usize, max_frame: usize) -> Option<crate::DropReason> {
-    if len == 0 {
-        Some(crate::DropReason::Empty)
-    } else if len > max_frame {
-        Some(crate::DropReason::Oversize)
-    } else {
-        None
     }
 }
