@@ -2,9 +2,15 @@
 //! lives in the crate that owns it.
 #![forbid(unsafe_code)]
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
+use brick_bench::rfc2544;
+use brick_bench::traffic::{self, Profile, Rate, RunOpts};
+use brick_io::backend::PortSpec;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser, Debug)]
@@ -29,6 +35,28 @@ enum Cmd {
         /// Frame size in bytes (60..=1518).
         #[arg(long, default_value_t = 64)]
         size: usize,
+    },
+    /// Generate traffic from a TOML profile on a tx port and count it per stream on an rx port:
+    /// loss, duplicates, reordering, latency. Ctrl-C stops and reports what was measured.
+    Gen {
+        /// The profile (streams, rate, duration): see `bench/src/traffic/profile.rs` or README.
+        #[arg(long, short)]
+        profile: PathBuf,
+        /// Port to send on, e.g. `af_packet:veth0` or `af_packet:veth0,queues=2@nsname`.
+        #[arg(long)]
+        tx: PortSpec,
+        /// Port to receive on (omit to only send).
+        #[arg(long)]
+        rx: Option<PortSpec>,
+        /// Override the profile's rate, e.g. `1Mpps`, `10Gbps`.
+        #[arg(long)]
+        rate: Option<Rate>,
+        /// Override the profile's duration, in seconds.
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Benchmarks; each prints its figures and, last, one JSON line.
     #[command(subcommand)]
@@ -56,6 +84,7 @@ impl Cores {
 }
 
 #[derive(Subcommand, Debug)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 enum BenchCmd {
     /// Mem cable throughput, one producer core to one consumer core.
     Mem {
@@ -82,6 +111,63 @@ enum BenchCmd {
         #[command(flatten)]
         cores: Cores,
     },
+    /// RFC 2544: throughput (binary search for zero loss), latency at that rate and the frame loss
+    /// curve, per frame size, through the device between `--tx` and `--rx`. Ctrl-C stops after
+    /// the current trial with the results so far.
+    Rfc2544 {
+        /// Generator port, e.g. `af_packet:veth0@gen`.
+        #[arg(long)]
+        tx: PortSpec,
+        /// Receiver port.
+        #[arg(long)]
+        rx: PortSpec,
+        /// Frame sizes with FCS.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            default_value = "64,128,256,512,1024,1280,1518"
+        )]
+        sizes: Vec<usize>,
+        /// Link speed in Gbit/s (the search starts at its line rate).
+        #[arg(long, default_value_t = 10.0)]
+        link_gbps: f64,
+        /// Upper bound of the search when below line rate, e.g. `2Mpps` or `1Gbps`.
+        #[arg(long)]
+        max_rate: Option<Rate>,
+        /// Seconds per trial.
+        #[arg(long, default_value_t = 2.0)]
+        trial_seconds: f64,
+        /// Quiet seconds before each trial.
+        #[arg(long, default_value_t = 0.5)]
+        settle: f64,
+        /// Stop the search when the bracket is this share of the upper bound.
+        #[arg(long, default_value_t = 0.005)]
+        resolution: f64,
+        /// Loss ratio still counted as zero loss (RFC 2544: 0).
+        #[arg(long, default_value_t = 0.0)]
+        loss_tolerance: f64,
+        /// Also measure the frame loss rate curve.
+        #[arg(long)]
+        loss_curve: bool,
+        /// Source MAC and IP (range) of the test frames.
+        #[arg(long, default_value = "02:00:00:00:00:01")]
+        src_mac: String,
+        /// Destination MAC of the test frames (the device's port).
+        #[arg(long, default_value = "02:00:00:00:00:02")]
+        dst_mac: String,
+        /// Source addresses, e.g. `198.18.0.1` or `198.18.0.0/24`.
+        #[arg(long, default_value = "198.18.0.1")]
+        src_ip: String,
+        /// Destination addresses.
+        #[arg(long, default_value = "198.19.0.1")]
+        dst_ip: String,
+        /// Print the report as JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Also write a plot of throughput and latency against frame size.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
     /// AF_PACKET ports on a veth pair beside the kernel's UDP socket path over the same veth
     /// (root: builds two network namespaces and deletes them afterwards).
     Veth {
@@ -98,6 +184,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let r = match cli.cmd {
         Cmd::Demo { seconds, size } => demo(seconds, size),
+        Cmd::Gen {
+            profile,
+            tx,
+            rx,
+            rate,
+            seconds,
+            json,
+        } => gen_traffic(&profile, &tx, rx.as_ref(), rate, seconds, json),
         Cmd::Bench(b) => bench(b),
     };
     match r {
@@ -127,6 +221,50 @@ fn demo(seconds: f64, size: usize) -> Result<()> {
         "received {} frames in {:.2} s: {:.2} Mpps, {:.2} Gbit/s ({} dropped at a full ring)",
         r.rx_packets, r.seconds, r.mpps, r.gbps, r.tx_full
     );
+    Ok(())
+}
+
+/// A flag that Ctrl-C sets; a second Ctrl-C ends the process at once.
+fn interrupt_flag() -> Result<Arc<AtomicBool>> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if s.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+        eprintln!("stopping: finishing the current step (Ctrl-C again to quit now)");
+    })?;
+    Ok(stop)
+}
+
+fn gen_traffic(
+    profile: &std::path::Path,
+    tx: &PortSpec,
+    rx: Option<&PortSpec>,
+    rate: Option<Rate>,
+    seconds: Option<f64>,
+    json: bool,
+) -> Result<()> {
+    let profile = Profile::load(profile)?;
+    let (_, txq) = tx.open()?.split();
+    let rxq = match rx {
+        Some(r) => r.open()?.split().0,
+        None => Vec::new(),
+    };
+    let opts = RunOpts {
+        stop: interrupt_flag()?,
+        progress: !json,
+        rate,
+        seconds,
+        backend: tx.to_string(),
+        ..Default::default()
+    };
+    let (report, _, _) = traffic::run(&profile, txq, rxq, &opts)?;
+    if json {
+        brick_bench::print_json(&report);
+    } else {
+        print!("{}", report.table());
+    }
     Ok(())
 }
 
@@ -160,6 +298,70 @@ fn bench(b: BenchCmd) -> Result<()> {
                 r.spsc_mpps, r.crossbeam_mpps, r.ratio
             );
             brick_bench::print_json(&r);
+        }
+        BenchCmd::Rfc2544 {
+            tx,
+            rx,
+            sizes,
+            link_gbps,
+            max_rate,
+            trial_seconds,
+            settle,
+            resolution,
+            loss_tolerance,
+            loss_curve,
+            src_mac,
+            dst_mac,
+            src_ip,
+            dst_ip,
+            json,
+            svg,
+        } => {
+            let parse = |what: &str, v: &str| anyhow::anyhow!("--{what} {v:?}: invalid");
+            let src = (
+                src_mac.parse().map_err(|_| parse("src-mac", &src_mac))?,
+                src_ip
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("--src-ip: {e}"))?,
+            );
+            let dst = (
+                dst_mac.parse().map_err(|_| parse("dst-mac", &dst_mac))?,
+                dst_ip
+                    .parse()
+                    .map_err(|e: String| anyhow::anyhow!("--dst-ip: {e}"))?,
+            );
+            let cfg = rfc2544::Config {
+                sizes,
+                link_bps: link_gbps * 1e9,
+                max_rate,
+                trial_seconds,
+                settle_seconds: settle,
+                resolution,
+                loss_tolerance,
+                loss_curve,
+            };
+            let stop = interrupt_flag()?;
+            let opts = RunOpts {
+                backend: tx.to_string(),
+                ..Default::default()
+            };
+            let (_, txq) = tx.open()?.split();
+            let (rxq, _) = rx.open()?.split();
+            let what = format!("the device between {tx} and {rx}");
+            let mut dut = rfc2544::PortDut::new(txq, rxq, src, dst, opts, what);
+            let report = rfc2544::run(&mut dut, &cfg, &stop, |line| {
+                if !json {
+                    eprintln!("{line}")
+                }
+            })?;
+            if let Some(path) = svg {
+                std::fs::write(&path, report.svg())?;
+            }
+            if json {
+                brick_bench::print_json(&report);
+            } else {
+                print!("{}", report.table());
+            }
         }
         BenchCmd::Veth { size, seconds } => {
             let r = brick_bench::veth::run(size, seconds)?;

@@ -1,12 +1,20 @@
 //! Measuring Brick. Every benchmark prints its figures and ends with one JSON line, so scripts and
 //! docs/benchmarks.md can quote the same numbers.
 //!
+//! - [`traffic`]: the traffic generator and receiver (TOML profiles, pacing, loss, reordering,
+//!   latency).
 //! - [`mem`]: mem cable throughput, one producer core to one consumer core.
+//! - [`rfc2544`]: RFC 2544 throughput, latency and loss-rate tests against any device under test.
 //! - [`ring`]: the SPSC ring of mem cables beside crossbeam's `ArrayQueue` on the same frames.
 #![forbid(unsafe_code)]
 
+pub use error::Error;
+
+mod error;
 pub mod mem;
+pub mod rfc2544;
 pub mod ring;
+pub mod traffic;
 pub mod veth;
 
 /// Prints the report's JSON line (last line of every benchmark's output).
