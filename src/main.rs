@@ -168,6 +168,16 @@ enum BenchCmd {
         #[arg(long)]
         svg: Option<PathBuf>,
     },
+    /// The traffic generator's rate on one core: into a mem cable, and on a veth (AF_PACKET)
+    /// beside trafgen (netsniff-ng) on the same veth (root).
+    Gen {
+        /// Frame size with FCS.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+    },
     /// AF_PACKET ports on a veth pair beside the kernel's UDP socket path over the same veth
     /// (root: builds two network namespaces and deletes them afterwards).
     Veth {
@@ -362,6 +372,18 @@ fn bench(b: BenchCmd) -> Result<()> {
             } else {
                 print!("{}", report.table());
             }
+        }
+        BenchCmd::Gen { size, seconds } => {
+            let r = brick_bench::genrate::run(size, seconds)?;
+            println!(
+                "generator {size} B: mem {:.3} Mpps; veth: brick {:.3} Mpps, trafgen {} -> {}",
+                r.brick_mem_mpps,
+                r.brick_veth_mpps,
+                r.trafgen_veth_mpps
+                    .map_or("not installed".into(), |t| format!("{t:.3} Mpps")),
+                r.ratio.map_or(String::new(), |x| format!("{x:.2}x"))
+            );
+            brick_bench::print_json(&r);
         }
         BenchCmd::Veth { size, seconds } => {
             let r = brick_bench::veth::run(size, seconds)?;

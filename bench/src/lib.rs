@@ -3,6 +3,7 @@
 //!
 //! - [`traffic`]: the traffic generator and receiver (TOML profiles, pacing, loss, reordering,
 //!   latency).
+//! - [`genrate`]: the generator's rate per core on mem ports and on veth, beside trafgen.
 //! - [`mem`]: mem cable throughput, one producer core to one consumer core.
 //! - [`rfc2544`]: RFC 2544 throughput, latency and loss-rate tests against any device under test.
 //! - [`ring`]: the SPSC ring of mem cables beside crossbeam's `ArrayQueue` on the same frames.
@@ -11,6 +12,7 @@
 pub use error::Error;
 
 mod error;
+pub mod genrate;
 pub mod mem;
 pub mod rfc2544;
 pub mod ring;

@@ -163,24 +163,20 @@ fn kernel_path(a: &Netns, b: &Netns, size: usize, seconds: f64) -> Result<Rates,
     })
 }
 
-/// Runs both paths for `seconds` each with frames of `size` bytes.
-pub fn run(size: usize, seconds: f64) -> Result<VethReport, Error> {
+/// Two namespaces joined by a veth pair `v0` (in A, 198.18.0.1, 02:00:00:00:00:01) and `v1` (in
+/// B, 198.18.0.2, 02:00:00:00:00:02) with static neighbours, so no ARP runs while measuring.
+/// Deleted when dropped.
+pub fn pair(what: &str) -> Result<(Netns, Netns), Error> {
     if !is_root() {
         return Err(Error::Permission {
-            what: "bench veth".into(),
+            what: what.into(),
             hint: "run as root: it creates network namespaces and a veth pair",
         });
-    }
-    if !(64..=1514).contains(&size) {
-        return Err(Error::Config(format!(
-            "frame size {size} outside 64..=1514"
-        )));
     }
     let tag = format!("bkbv{}", std::process::id() % 100_000);
     let a = Netns::new(&format!("{tag}a"))?;
     let b = Netns::new(&format!("{tag}b"))?;
     a.veth("v0", &b, "v1", 1)?;
-    // The test frames' MACs, and static neighbours so the measured window has no ARP in it.
     let (mac_a, mac_b) = ("02:00:00:00:00:01", "02:00:00:00:00:02");
     for (ns, dev, mac, ip, peer_ip, peer_mac) in [
         (&a, "v0", mac_a, "198.18.0.1/24", "198.18.0.2", mac_b),
@@ -201,7 +197,17 @@ pub fn run(size: usize, seconds: f64) -> Result<VethReport, Error> {
             "permanent",
         ])?;
     }
+    Ok((a, b))
+}
 
+/// Runs both paths for `seconds` each with frames of `size` bytes.
+pub fn run(size: usize, seconds: f64) -> Result<VethReport, Error> {
+    if !(64..=1514).contains(&size) {
+        return Err(Error::Config(format!(
+            "frame size {size} outside 64..=1514"
+        )));
+    }
+    let (a, b) = pair("bench veth")?;
     let brick = brick_path(&a, &b, size, seconds)?;
     let kernel = kernel_path(&a, &b, size, seconds)?;
     Ok(VethReport {
