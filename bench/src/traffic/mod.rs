@@ -130,6 +130,8 @@ pub struct GenReport {
     pub tx_mpps: f64,
     /// Receive rate, Mpps.
     pub rx_mpps: f64,
+    /// False when no rx queue was given: only sending was measured.
+    pub received: bool,
     /// Packets the schedule asked for that the generator did not send (it fell behind: a busy
     /// machine, or a rate above what it can generate): the offered rate was not reached.
     pub skipped: u64,
@@ -158,7 +160,10 @@ impl GenReport {
             "p99 us",
             "max us"
         );
-        for s in &self.streams {
+        for s in self.streams.iter().filter(|_| !self.received) {
+            out += &format!("{:<16} {:>12} {:>12}\n", s.name, s.tx, "(no rx port)");
+        }
+        for s in self.streams.iter().filter(|_| self.received) {
             out += &format!(
                 "{:<16} {:>12} {:>12} {:>10.4} {:>8} {:>8} {:>9.1} {:>9.1} {:>9.1} {:>9.1}\n",
                 s.name,
@@ -522,6 +527,7 @@ pub fn run(
         tx_packets,
         rx_packets,
         tx_mpps: tx_packets as f64 / secs / 1e6,
+        received: !rxs.is_empty(),
         skipped,
         rx_mpps: rx_packets as f64 / secs / 1e6,
         streams,

@@ -538,6 +538,18 @@ weight = 3
 "#;
 
     #[test]
+    fn shipped_profiles_parse() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/profiles");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            Profile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            n += 1;
+        }
+        assert!(n >= 2);
+    }
+
+    #[test]
     fn good_profile() {
         let p = Profile::parse("good.toml", GOOD).unwrap();
         assert_eq!(p.rate, Some(Rate::Bps(10e9)));
