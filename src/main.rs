@@ -149,6 +149,9 @@ enum BenchCmd {
         /// Also measure the frame loss rate curve.
         #[arg(long)]
         loss_curve: bool,
+        /// Also search for the back-to-back burst length, this many times (RFC 2544: 50).
+        #[arg(long, default_value_t = 0)]
+        back_to_back: usize,
         /// Source MAC and IP (range) of the test frames.
         #[arg(long, default_value = "02:00:00:00:00:01")]
         src_mac: String,
@@ -320,6 +323,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             resolution,
             loss_tolerance,
             loss_curve,
+            back_to_back,
             src_mac,
             dst_mac,
             src_ip,
@@ -349,6 +353,7 @@ fn bench(b: BenchCmd) -> Result<()> {
                 resolution,
                 loss_tolerance,
                 loss_curve,
+                back_to_back_trials: back_to_back,
             };
             let stop = interrupt_flag()?;
             let opts = RunOpts {

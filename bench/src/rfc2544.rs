@@ -5,7 +5,9 @@
 //! port and a receiver rx port (Brick, the Linux kernel or a hardware router in between). Each
 //! trial runs for `trial_seconds` after `settle_seconds` of quiet (RFC 2544 section 23). Latency is
 //! the one-way latency of every frame of one trial at the throughput rate, not the 20 tagged
-//! frames of section 26.2. Back-to-back (section 26.4) is not measured yet.
+//! frames of section 26.2. Back-to-back (section 26.4) searches for the longest burst at the upper
+//! rate that passes without loss, `back_to_back_trials` times (RFC 2544 asks for 50), and reports
+//! the mean.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -49,6 +51,8 @@ impl Trial {
 pub trait Dut {
     /// Offers `pps` packets per second of `size`-byte frames for `seconds`; reports what came back.
     fn trial(&mut self, size: usize, pps: f64, seconds: f64) -> Result<Trial, Error>;
+    /// Sends one burst of `frames` frames at `pps`; reports what came back.
+    fn burst(&mut self, size: usize, pps: f64, frames: u64) -> Result<Trial, Error>;
     /// What is measured, for the report.
     fn describe(&self) -> String;
 }
@@ -72,6 +76,8 @@ pub struct Config {
     pub loss_tolerance: f64,
     /// Also measure the frame loss rate curve (section 26.3).
     pub loss_curve: bool,
+    /// Searches for the back-to-back burst length (section 26.4); 0 to skip.
+    pub back_to_back_trials: usize,
 }
 
 impl Default for Config {
@@ -85,6 +91,7 @@ impl Default for Config {
             resolution: 0.005,
             loss_tolerance: 0.0,
             loss_curve: false,
+            back_to_back_trials: 0,
         }
     }
 }
@@ -112,6 +119,8 @@ pub struct SizeResult {
     pub latency: Option<Latency>,
     /// `(percent of upper bound, loss ratio)` from 100 % down (section 26.3).
     pub loss_curve: Vec<(f64, f64)>,
+    /// Longest burst at the upper rate without loss, mean over the back-to-back trials.
+    pub back_to_back: Option<f64>,
     /// Every trial of the search, in order.
     pub trials: Vec<Trial>,
 }
@@ -197,8 +206,33 @@ pub fn run(
                 pct -= 10.0;
             }
         }
+        let mut b2b = Vec::new();
+        for _ in 0..cfg.back_to_back_trials {
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
+            // The RFC's burst lasts at least 2 s at the upper rate: search in 1..=2 s worth.
+            let (mut ok, mut bad) = (0u64, (max * 2.0).ceil() as u64 + 1);
+            while bad - ok > 1.max(bad / 200) && !stop.load(Ordering::Relaxed) {
+                let n = (ok + bad) / 2;
+                std::thread::sleep(Duration::from_secs_f64(cfg.settle_seconds));
+                let t = dut.burst(size, max, n)?;
+                progress(&format!(
+                    "{size:>5} B  back-to-back burst of {n}: received {} of {}",
+                    t.rx, t.tx
+                ));
+                if t.tx == n && t.rx >= n {
+                    ok = n
+                } else {
+                    bad = n
+                }
+                trials.push(t);
+            }
+            b2b.push(ok as f64);
+        }
         results.push(SizeResult {
             size,
+            back_to_back: (!b2b.is_empty()).then(|| b2b.iter().sum::<f64>() / b2b.len() as f64),
             throughput_pps: lo,
             throughput_bps: lo * (size + WIRE_OVERHEAD) as f64 * 8.0,
             percent_of_max: lo * 100.0 / max,
@@ -240,6 +274,22 @@ impl Report {
                 max,
                 r.trials.len()
             );
+        }
+        for r in self.results.iter().filter(|r| r.back_to_back.is_some()) {
+            let _ = writeln!(
+                out,
+                "{:>6} back-to-back: {:.0} frames",
+                r.size,
+                r.back_to_back.unwrap_or(0.0)
+            );
+        }
+        for r in self.results.iter().filter(|r| !r.loss_curve.is_empty()) {
+            let curve: Vec<String> = r
+                .loss_curve
+                .iter()
+                .map(|(p, l)| format!("{p:.0}%:{:.3}%", l * 100.0))
+                .collect();
+            let _ = writeln!(out, "{:>6} loss curve: {}", r.size, curve.join(" "));
         }
         out
     }
@@ -425,22 +475,15 @@ impl PortDut {
     }
 }
 
-impl Dut for PortDut {
-    fn trial(&mut self, size: usize, pps: f64, seconds: f64) -> Result<Trial, Error> {
+impl PortDut {
+    /// Runs `profile` (one stream) and reports it as a trial.
+    fn run(&mut self, profile: Profile, size: usize, pps: f64) -> Result<Trial, Error> {
         let min = traffic::profile::min_size(self.stream.src_ip.is_v6(), Protocol::Udp);
         if size < min {
             return Err(Error::Usage(format!(
                 "frame size {size} is below the {min} bytes the test frames need"
             )));
         }
-        let mut stream = self.stream.clone();
-        stream.size = Size::Fixed(size);
-        let profile = Profile {
-            rate: Some(Rate::Pps(pps)),
-            duration: Some(seconds),
-            count: None,
-            streams: vec![stream],
-        };
         let (tx, rx) = (
             self.tx.take().unwrap_or_default(),
             self.rx.take().unwrap_or_default(),
@@ -461,6 +504,29 @@ impl Dut for PortDut {
         })
     }
 
+    fn profile(&self, size: usize, pps: f64, duration: Option<f64>, count: Option<u64>) -> Profile {
+        let mut stream = self.stream.clone();
+        stream.size = Size::Fixed(size);
+        Profile {
+            rate: Some(Rate::Pps(pps)),
+            duration,
+            count,
+            streams: vec![stream],
+        }
+    }
+}
+
+impl Dut for PortDut {
+    fn trial(&mut self, size: usize, pps: f64, seconds: f64) -> Result<Trial, Error> {
+        let p = self.profile(size, pps, Some(seconds), None);
+        self.run(p, size, pps)
+    }
+
+    fn burst(&mut self, size: usize, pps: f64, frames: u64) -> Result<Trial, Error> {
+        let p = self.profile(size, pps, None, Some(frames));
+        self.run(p, size, pps)
+    }
+
     fn describe(&self) -> String {
         format!("{} (generator: {})", self.what, self.opts.backend)
     }
@@ -476,6 +542,11 @@ mod tests {
         capacity: f64,
     }
 
+    fn forwarded(capacity: f64, buffer: f64, pps: f64, frames: u64) -> u64 {
+        let drained = frames as f64 * (capacity / pps).min(1.0);
+        (frames as f64).min(drained + buffer) as u64
+    }
+
     impl Dut for Capped {
         fn trial(&mut self, size: usize, pps: f64, seconds: f64) -> Result<Trial, Error> {
             let tx = (pps * seconds) as u64;
@@ -488,8 +559,21 @@ mod tests {
                 latency: Latency::default(),
             })
         }
+        fn burst(&mut self, size: usize, pps: f64, frames: u64) -> Result<Trial, Error> {
+            let rx = forwarded(self.capacity, 1000.0, pps, frames);
+            Ok(Trial {
+                size,
+                offered_pps: pps,
+                tx: frames,
+                rx,
+                latency: Latency::default(),
+            })
+        }
         fn describe(&self) -> String {
-            format!("a device capped at {} pps", self.capacity)
+            format!(
+                "a device capped at {} pps with 1000 frames of buffer",
+                self.capacity
+            )
         }
     }
 
@@ -587,6 +671,26 @@ mod tests {
                 && svg.contains("polyline")
                 && svg.trim_end().ends_with("</svg>")
         );
+    }
+
+    #[test]
+    fn back_to_back_finds_the_buffer() {
+        let stop = AtomicBool::new(false);
+        let mut c = cfg();
+        c.sizes = vec![64];
+        c.back_to_back_trials = 2;
+        // 1000 frames of buffer draining at half the offered rate: bursts up to 2000 pass.
+        let r = run(
+            &mut Capped {
+                capacity: 500_000.0,
+            },
+            &c,
+            &stop,
+            |_| (),
+        )
+        .unwrap();
+        let b2b = r.results[0].back_to_back.unwrap();
+        assert!((1990.0..=2000.0).contains(&b2b), "{b2b}");
     }
 
     #[test]

@@ -6,11 +6,12 @@
 //!   duplicated or reordered, and latency is measured.
 //! - `rfc2544_through_linux_forwarding` (root): Input: a short RFC 2544 run from a generator
 //!   namespace through a namespace with Linux IPv4 forwarding to a sink namespace, on AF_PACKET
-//!   ports. Output: it completes and reports a throughput above zero for each frame size.
+//!   ports. Output: a 1000-frame burst crosses whole, and the run completes and reports a
+//!   throughput above zero for each frame size.
 
 use std::sync::atomic::AtomicBool;
 
-use brick_bench::rfc2544::{self, PortDut};
+use brick_bench::rfc2544::{self, Dut, PortDut};
 use brick_bench::traffic::{self, Profile, Rate, RunOpts};
 use brick_io::backend::af_packet::{self, AfPacketConfig};
 use brick_io::backend::mem::{self, CableConfig};
@@ -151,6 +152,13 @@ fn rfc2544_through_linux_forwarding() {
         resolution: 0.1,
         ..Default::default()
     };
+    // A burst of exactly 1000 frames, as the back-to-back test sends them.
+    let burst = dut.burst(64, 50_000.0, 1000).unwrap();
+    assert_eq!(
+        (burst.tx, burst.rx),
+        (1000, 1000),
+        "a short burst crosses whole"
+    );
     let report = rfc2544::run(&mut dut, &cfg, &AtomicBool::new(false), |l| {
         eprintln!("{l}")
     })
