@@ -135,6 +135,9 @@ pub struct GenReport {
     /// Packets the schedule asked for that the generator did not send (it fell behind: a busy
     /// machine, or a rate above what it can generate): the offered rate was not reached.
     pub skipped: u64,
+    /// Frames the generator's own tx queue refused (its ring was full): not sent, so not counted
+    /// as loss of the device under test.
+    pub tx_refused: u64,
     /// Per stream.
     pub streams: Vec<StreamReport>,
 }
@@ -182,6 +185,12 @@ impl GenReport {
             "sent {:.3} Mpps, received {:.3} Mpps over {:.2} s (generator: {})\n",
             self.tx_mpps, self.rx_mpps, self.seconds, self.backend
         );
+        if self.tx_refused > 0 {
+            out += &format!(
+                "warning: the generator's tx queue refused {} frames (ring full): they were not sent\n",
+                self.tx_refused
+            );
+        }
         if self.skipped > 0 {
             out += &format!(
                 "warning: the generator fell behind and skipped {} packets: the offered rate was not reached\n",
@@ -367,7 +376,7 @@ pub fn run(
         senders.push(poll::spawn(
             format!("gen-tx{qi}"),
             core,
-            move || -> Result<(Vec<u64>, u64, Tx), Error> {
+            move || -> Result<(Vec<u64>, u64, u64, Tx), Error> {
                 let pool = Pool::new(PoolConfig {
                     frame_size: 16384,
                     frames: 4096,
@@ -381,6 +390,7 @@ pub fn run(
                 let budget = q_pps.zip(seconds).map(|(pps, secs)| (pps * secs) as u64);
                 let mut slot = 0usize;
                 let mut in_burst = [0usize; brick_io::MAX_BURST];
+                let mut refused = 0u64;
                 'run: while !stop.load(Ordering::Relaxed) {
                     pacer.wait(&stop);
                     let now = clock::now_ns();
@@ -422,18 +432,17 @@ pub fn run(
                     for &s in &in_burst[ok..n] {
                         sent[s] -= 1;
                     }
+                    refused += (n - ok) as u64;
                     pacer.sent += n as u64;
                     shared.sent.fetch_add(ok as u64, Ordering::Relaxed);
                 }
                 q.flush();
                 // What the schedule asked for and was never sent: the generator fell behind.
-                let skipped = match (q_pps, seconds) {
-                    (Some(pps), Some(secs)) if !stop.load(Ordering::Relaxed) => {
-                        ((pps * secs) as u64).saturating_sub(pacer.sent)
-                    }
+                let skipped = match budget {
+                    Some(b) if !stop.load(Ordering::Relaxed) => b.saturating_sub(pacer.sent),
                     _ => 0,
                 };
-                Ok((sent, skipped, q))
+                Ok((sent, skipped, refused, q))
             },
         )?);
     }
@@ -460,13 +469,14 @@ pub fn run(
     let secs = started.elapsed().as_secs_f64();
     let mut sent_per_id = vec![0u64; ids];
     let mut txs = Vec::new();
-    let mut skipped = 0;
+    let (mut skipped, mut tx_refused) = (0, 0);
     for (qi, h) in senders.into_iter().enumerate() {
-        let (sent, late, q) = h
+        let (sent, late, refused, q) = h
             .join()
             .map_err(|_| Error::Usage("a sender thread panicked".into()))??;
         sent_per_id[qi * nstreams..(qi + 1) * nstreams].copy_from_slice(&sent);
         skipped += late;
+        tx_refused += refused;
         txs.push(q);
     }
     shared.senders_done.store(true, Ordering::Relaxed);
@@ -529,6 +539,7 @@ pub fn run(
         tx_mpps: tx_packets as f64 / secs / 1e6,
         received: !rxs.is_empty(),
         skipped,
+        tx_refused,
         rx_mpps: rx_packets as f64 / secs / 1e6,
         streams,
     };
