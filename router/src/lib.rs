@@ -4,9 +4,16 @@
 //! - [`wire`]: typed views over the frames the data path touches (Ethernet, IPv4, ARP, ICMPv4) and
 //!   `Repr`s for the slow paths that build replies. The forwarding path reads and rewrites headers in
 //!   place through the views; nothing here allocates.
+//! - [`classify`]: the first pass over a received frame: RFC 1812 header validation and martian
+//!   filtering, and the split into forward, punt to the control plane, or drop.
+//! - [`verdict`]: the values the data path decides ([`DropReason`], [`Punt`]), each a counter.
 //!
-//! The pipeline, neighbour tables, ICMP generation and configuration come next (see
-//! `docs/architecture.md`).
+//! The pipeline around them (batched lookup, neighbour table, rewrite, per-port tx), ICMP
+//! generation, ARP and configuration come next (see `docs/architecture.md`).
 #![forbid(unsafe_code)]
 
+pub mod classify;
+pub mod verdict;
 pub mod wire;
+
+pub use verdict::{DropReason, Punt};

@@ -1,0 +1,80 @@
+//! What the data path decides for each packet: a value, never an error or a panic.
+
+use std::fmt;
+
+/// Why the data path dropped a packet. Each reason is a counter (`brick_drops_total{reason=..}`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DropReason {
+    /// Shorter than an Ethernet header, or an IPv4 header that does not fit (RFC 1812 5.2.2).
+    Truncated,
+    /// Version field not 4.
+    BadVersion,
+    /// IHL below 5 or total length inconsistent with the header or the frame.
+    BadLength,
+    /// IPv4 header checksum does not verify.
+    BadChecksum,
+    /// Martian source address: 0/8, 127/8, multicast, class E, broadcast (RFC 1812 5.3.7).
+    MartianSource,
+    /// Martian destination: 0/8, 127/8, class E (RFC 1812 5.3.7).
+    MartianDestination,
+    /// A multicast destination this router does not route and no protocol of ours listens to.
+    Multicast,
+    /// An EtherType the router does not handle.
+    UnknownEtherType,
+    /// Unicast to another station's MAC (seen in promiscuous mode).
+    NotOurMac,
+}
+
+impl DropReason {
+    /// Every reason, in counter order.
+    pub const ALL: [DropReason; 9] = [
+        DropReason::Truncated,
+        DropReason::BadVersion,
+        DropReason::BadLength,
+        DropReason::BadChecksum,
+        DropReason::MartianSource,
+        DropReason::MartianDestination,
+        DropReason::Multicast,
+        DropReason::UnknownEtherType,
+        DropReason::NotOurMac,
+    ];
+
+    /// The label used in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Truncated => "truncated",
+            DropReason::BadVersion => "bad_version",
+            DropReason::BadLength => "bad_length",
+            DropReason::BadChecksum => "bad_checksum",
+            DropReason::MartianSource => "martian_source",
+            DropReason::MartianDestination => "martian_destination",
+            DropReason::Multicast => "multicast",
+            DropReason::UnknownEtherType => "unknown_ethertype",
+            DropReason::NotOurMac => "not_our_mac",
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a packet leaves the data path for the control plane.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Punt {
+    /// ARP request or reply.
+    Arp,
+    /// Addressed to one of the router's own addresses (ICMP echo, RIP, BGP...).
+    Local,
+    /// OSPF to AllSPFRouters / AllDRouters (224.0.0.5, 224.0.0.6).
+    Ospf,
+    /// RIPv2 to 224.0.0.9.
+    Rip,
+    /// Limited broadcast (255.255.255.255): for this router, never forwarded.
+    Broadcast,
+    /// TTL would expire here: the slow path sends ICMP time exceeded.
+    TtlExceeded,
+}
