@@ -4,8 +4,8 @@
 //! - [`burst`]: fixed-capacity bursts ([`Burst`], 32 by default, 64 at most).
 //! - [`port`]: the port API every backend implements ([`RxQueue`], [`TxQueue`]) and the [`Port`]
 //!   that owns a set of queues until they are split among worker threads.
-//! - [`backend`]: `mem` cables between in-process ports, `af_packet` (TPACKET_V3 rings, fanout) and
-//!   `pcap` files.
+//! - [`backend`]: `mem` cables between in-process ports, `af_packet` (TPACKET_V3 rings, fanout),
+//!   `af_xdp` (XDP sockets and their steering program) and `pcap` files.
 //! - [`ring`]: the single-producer single-consumer ring that carries frames over a mem cable.
 //! - [`poll`]: the poll loop, its idle policy (busy, adaptive, interrupt) and core pinning.
 //! - [`stats`]: per-queue counters with one writer and lock-free readers.

@@ -159,6 +159,7 @@ impl Drop for Tx {
 pub struct Port {
     name: String,
     id: u16,
+    mode: String,
     rx: Vec<Box<dyn RxQueue>>,
     tx: Vec<Box<dyn TxQueue>>,
 }
@@ -173,6 +174,7 @@ impl Port {
         Self {
             name: name.into(),
             id: 0,
+            mode: String::new(),
             rx,
             tx,
         }
@@ -182,6 +184,18 @@ impl Port {
     pub fn with_id(mut self, id: u16) -> Self {
         self.id = id;
         self
+    }
+
+    /// Records what the backend negotiated with the kernel and driver (see [`Port::mode`]).
+    pub fn with_mode(mut self, mode: impl Into<String>) -> Self {
+        self.mode = mode.into();
+        self
+    }
+
+    /// What the backend negotiated, e.g. `af_xdp copy native` or `af_xdp zero-copy native`;
+    /// empty for backends without modes.
+    pub fn mode(&self) -> &str {
+        &self.mode
     }
 
     /// The port's name (an interface, a file, a cable end).

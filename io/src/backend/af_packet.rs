@@ -13,12 +13,12 @@
 //!
 //! Needs CAP_NET_RAW. See docs/decisions.md for why TPACKET_V3.
 
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use super::sys::{self, setsockopt};
 use super::tx_reject;
 use crate::burst::Burst;
 use crate::error::Error;
@@ -104,19 +104,7 @@ pub fn open(ifname: &str, cfg: AfPacketConfig) -> Result<Port, Error> {
     Ok(Port::new(ifname, rx, tx))
 }
 
-/// The index of `ifname` in the calling thread's network namespace.
-#[cold]
-pub fn ifindex(ifname: &str) -> Result<u32, Error> {
-    let missing = || Error::NoSuchInterface(ifname.to_string());
-    if ifname.is_empty() || ifname.len() >= libc::IFNAMSIZ {
-        return Err(missing());
-    }
-    let c = CString::new(ifname).map_err(|_| missing())?;
-    #[allow(unsafe_code)]
-    // SAFETY: `c` is a NUL-terminated string that outlives the call.
-    let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    if idx == 0 { Err(missing()) } else { Ok(idx) }
-}
+pub use super::sys::ifindex;
 
 // ===== impl Socket =====
 
@@ -146,25 +134,6 @@ unsafe impl Send for Socket {}
 #[allow(unsafe_code)]
 unsafe impl Sync for Socket {}
 
-fn setsockopt<T>(fd: &OwnedFd, level: i32, name: i32, val: &T, what: &str) -> Result<(), Error> {
-    #[allow(unsafe_code)]
-    // SAFETY: `val` points to a live `T` of the size passed.
-    let r = unsafe {
-        libc::setsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (val as *const T).cast(),
-            std::mem::size_of::<T>() as libc::socklen_t,
-        )
-    };
-    if r < 0 {
-        Err(Error::last_os(what))
-    } else {
-        Ok(())
-    }
-}
-
 impl Socket {
     #[cold]
     fn open(
@@ -185,7 +154,7 @@ impl Socket {
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
 
-        let mtu = Self::mtu(&fd, ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
+        let mtu = sys::mtu(&fd, ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
         let max_frame = mtu + 14;
         let tx_frame_size = (TX_DATA_OFF + max_frame + 4).next_power_of_two().max(2048);
         let tx_block = tx_frame_size.max(PAGE);
@@ -323,25 +292,6 @@ impl Socket {
         Ok(sock)
     }
 
-    fn mtu(fd: &OwnedFd, ifname: &str) -> std::io::Result<usize> {
-        #[allow(unsafe_code)]
-        // SAFETY: all-zero is a valid `ifreq`.
-        let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
-        for (d, s) in ifr.ifr_name.iter_mut().zip(ifname.bytes()) {
-            *d = s as libc::c_char;
-        }
-        #[allow(unsafe_code)]
-        // SAFETY: SIOCGIFMTU reads the name from and writes the MTU into the live `ifr`.
-        let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFMTU, &raw mut ifr) };
-        if r < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        #[allow(unsafe_code)]
-        // SAFETY: the kernel filled the `ifru_mtu` member of the union.
-        let mtu = unsafe { ifr.ifr_ifru.ifru_mtu };
-        Ok(mtu.max(68) as usize)
-    }
-
     /// Joins (or, with `None`, creates) a hash fanout group; returns its id.
     #[cold]
     fn join_fanout(&self, id: Option<u16>) -> Result<u16, Error> {
@@ -350,22 +300,8 @@ impl Socket {
         let Some(id) = id else {
             let arg = ((flags | libc::PACKET_FANOUT_FLAG_UNIQUEID) << 16) as i32;
             setsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_FANOUT, &arg, &what)?;
-            let mut v = 0i32;
-            let mut len = std::mem::size_of::<i32>() as libc::socklen_t;
-            #[allow(unsafe_code)]
-            // SAFETY: `v` and `len` are live and `len` holds the size of `v`.
-            let r = unsafe {
-                libc::getsockopt(
-                    self.fd.as_raw_fd(),
-                    libc::SOL_PACKET,
-                    libc::PACKET_FANOUT,
-                    (&raw mut v).cast(),
-                    &mut len,
-                )
-            };
-            if r < 0 {
-                return Err(Error::last_os(what));
-            }
+            let v = sys::getsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_FANOUT, 0i32)
+                .map_err(|e| Error::os(what, e))?;
             return Ok(v as u16);
         };
         let arg = (flags << 16 | u32::from(id)) as i32;
@@ -378,20 +314,10 @@ impl Socket {
     fn kernel_drops(&self) -> u64 {
         #[allow(unsafe_code)]
         // SAFETY: all-zero is a valid `tpacket_stats_v3`.
-        let mut st: libc::tpacket_stats_v3 = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::tpacket_stats_v3>() as libc::socklen_t;
-        #[allow(unsafe_code)]
-        // SAFETY: `st` and `len` are live and `len` holds the size of `st`.
-        let r = unsafe {
-            libc::getsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_PACKET,
-                libc::PACKET_STATISTICS,
-                (&raw mut st).cast(),
-                &mut len,
-            )
-        };
-        if r < 0 { 0 } else { u64::from(st.tp_drops) }
+        let zero: libc::tpacket_stats_v3 = unsafe { std::mem::zeroed() };
+        sys::getsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_STATISTICS, zero)
+            .map_or(0, |st| u64::from(st.tp_drops))
+
     }
 
     #[inline]

@@ -11,11 +11,14 @@
 //!
 //! - [`mem`]: in-process cables on SPSC rings, always built, so everything tests without a NIC.
 //! - [`af_packet`]: Linux packet sockets with TPACKET_V3 mmap rings and fanout.
+//! - [`af_xdp`]: XDP sockets (UMEM, fill/completion/rx/tx rings) fed by an XDP redirect program.
 //! - [`pcap`]: a pcap file as an rx port, a pcap file written by a tx port.
 
 pub mod af_packet;
+pub mod af_xdp;
 pub mod mem;
 pub mod pcap;
+mod sys;
 
 use std::fmt;
 use std::path::PathBuf;
