@@ -154,7 +154,7 @@ impl Socket {
         // SAFETY: `raw` is a fresh descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
 
-        let mtu = sys::mtu(&fd, ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
+        let mtu = sys::mtu(ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
         let max_frame = mtu + 14;
         let tx_frame_size = (TX_DATA_OFF + max_frame + 4).next_power_of_two().max(2048);
         let tx_block = tx_frame_size.max(PAGE);

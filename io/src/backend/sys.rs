@@ -1,7 +1,7 @@
 //! Small wrappers over Linux calls that more than one kernel backend makes.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use crate::error::Error;
 
@@ -91,9 +91,25 @@ fn ifreq(ifname: &str) -> libc::ifreq {
     ifr
 }
 
-/// The MTU of `ifname`, asked through any socket `fd`.
+/// A datagram socket of the calling thread's namespace, for interface ioctls (not every socket
+/// family answers them: AF_XDP does not).
 #[cold]
-pub(crate) fn mtu(fd: &OwnedFd, ifname: &str) -> std::io::Result<usize> {
+fn ctl_socket() -> std::io::Result<OwnedFd> {
+    #[allow(unsafe_code)]
+    // SAFETY: plain syscall.
+    let raw = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if raw < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// The MTU of `ifname`.
+#[cold]
+pub(crate) fn mtu(ifname: &str) -> std::io::Result<usize> {
+    let fd = ctl_socket()?;
     let mut ifr = ifreq(ifname);
     #[allow(unsafe_code)]
     // SAFETY: SIOCGIFMTU reads the name from and writes the MTU into the live `ifr`.
@@ -127,7 +143,8 @@ const ETHTOOL_GCHANNELS: u32 = 0x3c;
 /// The number of receive queues of `ifname` as the driver reports them (`ethtool -l`): rx plus
 /// combined channels. `None` if the driver does not say.
 #[cold]
-pub(crate) fn rx_queues(fd: &OwnedFd, ifname: &str) -> Option<u32> {
+pub(crate) fn rx_queues(ifname: &str) -> Option<u32> {
+    let fd = ctl_socket().ok()?;
     let mut ch = EthtoolChannels {
         cmd: ETHTOOL_GCHANNELS,
         ..Default::default()

@@ -186,7 +186,7 @@ fn open_queues(
             },
         };
         zero_copy &= sock.zero_copy;
-        let mtu = sys::mtu(&sock.fd, ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
+        let mtu = sys::mtu(ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
         let sock = Arc::new(sock);
         rx.push(AfXdpRx {
             sock: Arc::clone(&sock),

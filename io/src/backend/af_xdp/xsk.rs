@@ -300,7 +300,7 @@ impl Socket {
         if r < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EINVAL) {
-                let have = sys::rx_queues(&fd, ifname)
+                let have = sys::rx_queues(ifname)
                     .map_or("an unknown number of".to_string(), |n| n.to_string());
                 return Err(Error::Os {
                     what: ctx(&format!(
