@@ -34,23 +34,10 @@ fn pair(tag: &str, queues: usize) -> (Netns, Netns) {
     (a, b)
 }
 
-/// The XDP programs attached to `dev`, as `ip link show` lists them: (mode word, program id).
-fn attached(ns: &Netns, dev: &str) -> Vec<(String, String)> {
+/// How many XDP programs `ip link` shows on `dev` (any mode, link or legacy).
+fn progs(ns: &Netns, dev: &str) -> usize {
     let out = ns.exec(&["ip", "-d", "link", "show", "dev", dev]).unwrap();
-    let words: Vec<&str> = out.split_whitespace().collect();
-    let mut progs = Vec::new();
-    for (i, w) in words.iter().enumerate() {
-        if *w == "prog/xdp" && i + 2 < words.len() && words[i + 1] == "id" {
-            // `xdp`, `xdpgeneric` or `xdpdrv` stands in the line that opens the attachment.
-            let mode = words[..i]
-                .iter()
-                .rev()
-                .find(|w| w.starts_with("xdp"))
-                .unwrap_or(&"?");
-            progs.push((mode.to_string(), words[i + 2].to_string()));
-        }
-    }
-    progs
+    out.matches("prog/xdp id").count()
 }
 
 fn veth_both_ways(tag: &str, queues: usize) {
@@ -59,8 +46,14 @@ fn veth_both_ways(tag: &str, queues: usize) {
         queues,
         ..Default::default()
     };
-    let pa = a.enter(|| af_xdp::open("v0", cfg.clone())).unwrap().unwrap();
-    let pb = b.enter(|| af_xdp::open("v1", cfg.clone())).unwrap().unwrap();
+    let pa = a
+        .enter(|| af_xdp::open("v0", cfg.clone()))
+        .unwrap()
+        .unwrap();
+    let pb = b
+        .enter(|| af_xdp::open("v1", cfg.clone()))
+        .unwrap()
+        .unwrap();
     eprintln!("v0: {} / v1: {}", pa.mode(), pb.mode());
     assert!(format!("{pa:?}").contains(pa.mode()), "mode in Debug");
     let mode = XdpMode::parse(pa.mode()).expect("an af_xdp mode");
@@ -72,7 +65,7 @@ fn veth_both_ways(tag: &str, queues: usize) {
             native: true
         }
     );
-    assert_eq!(attached(&a, "v0").len(), 1, "one program on v0");
+    assert_eq!(progs(&a, "v0"), 1, "one program on v0");
     let t = Traffic {
         frames: FRAMES,
         others_allowed: false,
@@ -89,8 +82,8 @@ fn veth_both_ways(tag: &str, queues: usize) {
         r.at_a.iter().chain(&r.at_b).all(|&n| n > 0),
         "every rx queue receives"
     );
-    assert!(attached(&a, "v0").is_empty(), "the program left with the port");
-    assert!(attached(&b, "v1").is_empty(), "the program left with the port");
+    assert_eq!(progs(&a, "v0"), 0, "the program left with the port");
+    assert_eq!(progs(&b, "v1"), 0, "the program left with the port");
 }
 
 #[test]
@@ -107,4 +100,274 @@ fn af_xdp_veth_1m_each_way_two_queues() {
         return;
     }
     veth_both_ways("bkx2", 2);
+}
+
+/// Input: AF_XDP on v0 (whose kernel side also owns 10.99.0.1), AF_PACKET on v1 (kernel side
+/// 10.99.0.2); 200k test frames each way while namespace b pings 10.99.0.1. Output: the XDP port
+/// receives exactly the test frames (ARP and the ICMP to the host address go to the kernel), the
+/// pings all come back; then, with no host address given, the ICMP goes to the socket instead and
+/// the ping fails: the steering rule is what keeps the host reachable.
+#[test]
+fn af_xdp_mixed_with_af_packet_and_host_ping() {
+    if skip_unless_root("af_xdp_mixed_with_af_packet_and_host_ping") {
+        return;
+    }
+    let (a, b) = pair("bkxm", 1);
+    a.exec(&["ip", "addr", "add", "10.99.0.1/24", "dev", "v0"])
+        .unwrap();
+    b.exec(&["ip", "addr", "add", "10.99.0.2/24", "dev", "v1"])
+        .unwrap();
+    let host: std::net::Ipv4Addr = "10.99.0.1".parse().unwrap();
+    let cfg = AfXdpConfig {
+        host_ipv4: vec![host],
+        ..Default::default()
+    };
+    let pa = a.enter(|| af_xdp::open("v0", cfg)).unwrap().unwrap();
+    let pb = b
+        .enter(|| af_packet::open("v1", AfPacketConfig::default()))
+        .unwrap()
+        .unwrap();
+    let ping = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            b.name(),
+            "ping",
+            "-n",
+            "-q",
+            "-c",
+            "30",
+            "-i",
+            "0.05",
+        ])
+        .args(["-W", "2", "10.99.0.1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let to_b = Traffic {
+        frames: 200_000,
+        // The AF_PACKET port also sees the host's ARP and echo replies.
+        others_allowed: true,
+    };
+    let to_a = Traffic {
+        frames: 200_000,
+        others_allowed: false,
+    };
+    common::both_ways(pa, pb, to_b, to_a);
+    let out = ping.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{text}");
+    assert!(
+        out.status.success() && text.contains("30 received"),
+        "ping of the host through the XDP port: {text}"
+    );
+
+    // Without the host address, the echo requests are ours: the host no longer answers.
+    let pa = a
+        .enter(|| af_xdp::open("v0", AfXdpConfig::default()))
+        .unwrap()
+        .unwrap();
+    let sa = pa.stats();
+    let (mut rx, _tx) = pa.split();
+    let pool = Pool::new(PoolConfig::default()).unwrap();
+    let ok = b
+        .exec(&[
+            "ping",
+            "-n",
+            "-q",
+            "-c",
+            "2",
+            "-i",
+            "0.2",
+            "-W",
+            "1",
+            "10.99.0.1",
+        ])
+        .is_ok();
+    assert!(
+        !ok,
+        "the host answered although its ICMP went to the socket"
+    );
+    let mut burst = Burst::new(32);
+    let mut icmp = 0;
+    while rx[0].rx_burst(&pool, &mut burst) != 0 {
+        icmp += burst.drain().filter(|p| p.data()[23] == 1).count();
+    }
+    assert_eq!(
+        icmp,
+        2,
+        "both echo requests reached the socket: {}",
+        sa.total()
+    );
+}
+
+/// A child process that holds a port (see `af_xdp_kill_9_leaves_nothing_attached`).
+#[test]
+#[ignore = "helper: run in a child process by af_xdp_kill_9_leaves_nothing_attached"]
+fn af_xdp_child_holds_a_port() {
+    let Ok(ifname) = std::env::var("BRICK_XDP_CHILD_IF") else {
+        return;
+    };
+    match af_xdp::open(&ifname, AfXdpConfig::default()) {
+        Ok(port) => {
+            println!("ready {}", port.mode());
+            std::thread::sleep(Duration::from_secs(60));
+        }
+        Err(e) => println!("error {e}"),
+    }
+}
+
+/// Runs `af_xdp_child_holds_a_port` with `prefix` (e.g. `ip netns exec NS`) and returns it with
+/// its first line of its own (`ready ...` or `error ...`).
+fn child(prefix: &[&str], ifname: &str) -> (std::process::Child, String) {
+    let exe = std::env::current_exe().unwrap();
+    let mut c = Command::new(prefix[0])
+        .args(&prefix[1..])
+        .arg(exe)
+        .args([
+            "--ignored",
+            "--exact",
+            "af_xdp_child_holds_a_port",
+            "--nocapture",
+        ])
+        .env("BRICK_XDP_CHILD_IF", ifname)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(c.stdout.take().unwrap()).lines();
+    let line = lines
+        .find_map(|l| {
+            let l = l.ok()?;
+            (l.starts_with("ready") || l.starts_with("error")).then_some(l)
+        })
+        .unwrap_or_default();
+    (c, line)
+}
+
+/// Input: a child process opens an AF_XDP port on v0 and is killed with SIGKILL. Output: its
+/// program is gone with it; a second start works and attaches exactly one program.
+#[test]
+fn af_xdp_kill_9_leaves_nothing_attached() {
+    if skip_unless_root("af_xdp_kill_9_leaves_nothing_attached") {
+        return;
+    }
+    let (a, _b) = pair("bkxk", 1);
+    let (mut c, line) = child(&["ip", "netns", "exec", a.name()], "v0");
+    assert_eq!(line, "ready af_xdp copy native");
+    assert_eq!(progs(&a, "v0"), 1);
+    c.kill().unwrap(); // SIGKILL
+    c.wait().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while progs(&a, "v0") != 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(progs(&a, "v0"), 0, "the program died with the process");
+
+    let (mut c, line) = child(&["ip", "netns", "exec", a.name()], "v0");
+    assert_eq!(line, "ready af_xdp copy native", "second start");
+    assert_eq!(progs(&a, "v0"), 1, "exactly one program");
+    // A second port on the same interface while the first lives: refused, not stacked.
+    let e = a
+        .enter(|| af_xdp::open("v0", AfXdpConfig::default()))
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("already has an XDP program"), "{e}");
+    assert_eq!(progs(&a, "v0"), 1, "still exactly one program");
+    c.kill().unwrap();
+    c.wait().unwrap();
+}
+
+/// Input: a process without privileges opens a port. Output: an error that says so and names the
+/// capabilities.
+#[test]
+fn af_xdp_without_privileges_says_what_to_do() {
+    if skip_unless_root("af_xdp_without_privileges_says_what_to_do") {
+        return;
+    }
+    let setpriv = [
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let (mut c, line) = child(&setpriv, "lo");
+    c.wait().unwrap();
+    assert!(
+        line.starts_with("error") && line.contains("permission denied") && line.contains("CAP_"),
+        "{line}"
+    );
+}
+
+/// Input: two queues asked of a veth that has one. Output: an error naming the queue and how many
+/// the interface has; nothing stays attached.
+#[test]
+fn af_xdp_missing_queue_is_named() {
+    if skip_unless_root("af_xdp_missing_queue_is_named") {
+        return;
+    }
+    let (a, _b) = pair("bkxq", 1);
+    let cfg = AfXdpConfig {
+        queues: 2,
+        ..Default::default()
+    };
+    let e = a.enter(|| af_xdp::open("v0", cfg)).unwrap().unwrap_err();
+    let text = e.to_string();
+    assert!(matches!(e, Error::Os { .. }), "{text}");
+    assert!(
+        text.contains("rx queue 1") && text.contains("has 1 rx queues"),
+        "{text}"
+    );
+    assert_eq!(progs(&a, "v0"), 0);
+    let e = a
+        .enter(|| af_xdp::open("eth9", AfXdpConfig::default()))
+        .unwrap()
+        .unwrap_err();
+    assert!(matches!(e, Error::NoSuchInterface(_)), "{e}");
+}
+
+/// Input: frames no wire carries (empty, above the MTU) in a burst with a good one. Output: only
+/// the good frame crosses; the others are counted by reason.
+#[test]
+fn af_xdp_counts_bad_frames_on_tx() {
+    if skip_unless_root("af_xdp_counts_bad_frames_on_tx") {
+        return;
+    }
+    let (a, b) = pair("bkxb", 1);
+    let pa = a
+        .enter(|| af_xdp::open("v0", AfXdpConfig::default()))
+        .unwrap()
+        .unwrap();
+    let pb = b
+        .enter(|| af_xdp::open("v1", AfXdpConfig::default()))
+        .unwrap()
+        .unwrap();
+    let (sa, sb) = (pa.stats(), pb.stats());
+    let (_, mut tx) = pa.split();
+    let (mut rx, _) = pb.split();
+    let pool = Pool::new(PoolConfig::default()).unwrap();
+    let mut burst = Burst::new(8);
+    let mut good = vec![0u8; 1514];
+    testframe::build(&mut good, 1, 1);
+    let mut big = vec![0u8; 1515];
+    testframe::build(&mut big, 1, 2);
+    burst.push(pool.alloc().unwrap()).unwrap();
+    burst.push(pool.alloc_from(&big).unwrap()).unwrap();
+    burst.push(pool.alloc_from(&good).unwrap()).unwrap();
+    assert_eq!(tx[0].tx_burst(&mut burst), 1);
+    let s = sa.total();
+    assert_eq!(s.drops(DropReason::Empty), 1, "{s}");
+    assert_eq!(s.drops(DropReason::Oversize), 1, "{s}");
+    assert_eq!((s.tx_packets, s.tx_bytes), (1, 1514));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    while got.is_empty() && Instant::now() < deadline {
+        rx[0].rx_burst(&pool, &mut burst);
+        got.extend(burst.drain().map(|p| p.data().to_vec()));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(got, vec![good], "only the good frame crosses");
+    assert_eq!(sb.total().rx_packets, 1);
 }

@@ -317,7 +317,6 @@ impl Socket {
         let zero: libc::tpacket_stats_v3 = unsafe { std::mem::zeroed() };
         sys::getsockopt(&self.fd, libc::SOL_PACKET, libc::PACKET_STATISTICS, zero)
             .map_or(0, |st| u64::from(st.tp_drops))
-
     }
 
     #[inline]

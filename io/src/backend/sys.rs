@@ -19,7 +19,12 @@ pub(crate) fn setsockopt<T>(
 
 /// [`setsockopt`] with the kernel's answer as it is.
 #[cold]
-pub(crate) fn setsockopt_io<T>(fd: &OwnedFd, level: i32, name: i32, val: &T) -> std::io::Result<()> {
+pub(crate) fn setsockopt_io<T>(
+    fd: &OwnedFd,
+    level: i32,
+    name: i32,
+    val: &T,
+) -> std::io::Result<()> {
     #[allow(unsafe_code)]
     // SAFETY: `val` points to a live `T` of the size passed.
     let r = unsafe {
@@ -50,15 +55,7 @@ pub(crate) fn getsockopt<T: Copy>(
     #[allow(unsafe_code)]
     // SAFETY: `v` and `len` are live and `len` holds the size of `v`; the kernel writes at most
     // `len` bytes.
-    let r = unsafe {
-        libc::getsockopt(
-            fd.as_raw_fd(),
-            level,
-            name,
-            (&raw mut v).cast(),
-            &mut len,
-        )
-    };
+    let r = unsafe { libc::getsockopt(fd.as_raw_fd(), level, name, (&raw mut v).cast(), &mut len) };
     if r < 0 {
         Err(std::io::Error::last_os_error())
     } else {

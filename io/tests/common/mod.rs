@@ -61,7 +61,9 @@ pub fn send(mut tx: Tx, t: Traffic, lane: u32, lanes: u32, sent: &AtomicU64, rec
         testframe::build(f, flow, seq);
         burst.push(pool.alloc_from(f).unwrap()).unwrap();
         if burst.room() == 0 || k + 1 == mine.len() {
-            while sent.load(Ordering::Relaxed).saturating_sub(received.load(Ordering::Relaxed))
+            while sent
+                .load(Ordering::Relaxed)
+                .saturating_sub(received.load(Ordering::Relaxed))
                 > WINDOW
             {
                 assert!(Instant::now() < deadline, "peer stopped receiving");

@@ -172,9 +172,7 @@ fn open_queues(
     let mut zero_copy = true;
     for q in 0..cfg.queues as u32 {
         let queue = cfg.first_queue + q;
-        let open = |bind| {
-            Socket::open(&ctx, ifname, ifindex, queue, sizes, bind, Arc::clone(&xdp))
-        };
+        let open = |bind| Socket::open(&ctx, ifname, ifindex, queue, sizes, bind, Arc::clone(&xdp));
         let sock = match cfg.zero_copy {
             ZeroCopy::Never => open(Bind::Copy)?,
             ZeroCopy::Require => open(Bind::ZeroCopy)?,
@@ -258,7 +256,10 @@ struct AfXdpRx {
 impl RxQueue for AfXdpRx {
     fn rx_burst(&mut self, pool: &Pool, burst: &mut Burst) -> usize {
         let s = &*self.sock;
-        let avail = s.rx.producer().load(Ordering::Acquire).wrapping_sub(self.rx_cons);
+        let avail =
+            s.rx.producer()
+                .load(Ordering::Acquire)
+                .wrapping_sub(self.rx_cons);
         let n = avail.min(burst.room() as u32);
         if n == 0 {
             if s.fill.needs_wakeup() {
@@ -270,6 +271,12 @@ impl RxQueue for AfXdpRx {
         let mut drops = [0u64; DropReason::ALL.len()];
         let rx_end = u64::from(s.sizes.rx) * FRAME as u64;
         let mut fill = self.fill_prod;
+        // Free fill slots: never fewer than the frames we return, unless the kernel handed us a
+        // frame twice; such a frame is then not returned again.
+        let mut room = s.fill.size
+            - fill
+                .wrapping_sub(s.fill.consumer().load(Ordering::Acquire))
+                .min(s.fill.size);
         for i in 0..n {
             let (addr, len) = read_desc(&s.rx, self.rx_cons.wrapping_add(i));
             let frame = match frame_of(addr, len, 0, rx_end) {
@@ -302,10 +309,12 @@ impl RxQueue for AfXdpRx {
                     frame
                 }
             };
-            if let Some(frame) = frame {
+            if let (Some(frame), true) = (frame, room != 0) {
+                room -= 1;
                 #[allow(unsafe_code)]
-                // SAFETY: a slot of the fill ring: the kernel has consumed it, since the fill
-                // ring holds as many slots as there are rx frames and this frame was not in it.
+                // SAFETY: a free slot of the fill ring (`room` counts the slots the kernel has
+                // consumed and we have not refilled); the kernel reads it only after the producer
+                // index is published below.
                 unsafe {
                     s.fill.slot(fill, 8).cast::<u64>().write(frame)
                 };
@@ -342,8 +351,10 @@ impl RxQueue for AfXdpRx {
     fn arm(&mut self) {
         if let Some(st) = self.sock.kernel_stats() {
             let total = st.rx_dropped + st.rx_ring_full;
-            self.stats
-                .add_drop(DropReason::KernelDrop, total.saturating_sub(self.kernel_drops));
+            self.stats.add_drop(
+                DropReason::KernelDrop,
+                total.saturating_sub(self.kernel_drops),
+            );
             self.kernel_drops = total;
         }
     }
@@ -372,7 +383,11 @@ impl AfXdpTx {
     #[inline]
     fn reap(&mut self) -> u64 {
         let s = &*self.sock;
-        let n = s.comp.producer().load(Ordering::Acquire).wrapping_sub(self.comp_cons);
+        let n = s
+            .comp
+            .producer()
+            .load(Ordering::Acquire)
+            .wrapping_sub(self.comp_cons);
         if n == 0 {
             return 0;
         }
@@ -422,11 +437,7 @@ impl TxQueue for AfXdpTx {
             // frames as slots are in flight; the kernel reads neither before the producer index
             // is published below.
             unsafe {
-                std::ptr::copy_nonoverlapping(
-                    data.as_ptr(),
-                    s.umem.at(frame as usize),
-                    data.len(),
-                );
+                std::ptr::copy_nonoverlapping(data.as_ptr(), s.umem.at(frame as usize), data.len());
                 s.tx.slot(self.tx_prod, desc)
                     .cast::<libc::xdp_desc>()
                     .write(libc::xdp_desc {
@@ -460,7 +471,9 @@ impl TxQueue for AfXdpTx {
             s.wake_tx();
         }
         let bad = self.reap();
-        let invalid = s.kernel_stats().map_or(self.invalid, |st| st.tx_invalid_descs);
+        let invalid = s
+            .kernel_stats()
+            .map_or(self.invalid, |st| st.tx_invalid_descs);
         self.stats.add_drop(
             DropReason::Rejected,
             bad + invalid.saturating_sub(self.invalid),
@@ -506,6 +519,97 @@ mod tests {
             .to_string(),
             "af_xdp copy native"
         );
+    }
+
+    /// Input: descriptors the kernel never wrote (an address past the UMEM, a length past its
+    /// frame), placed on a live socket's rx ring. Output: both dropped as `Rejected`, no packet,
+    /// no panic; the fill ring is not overfilled.
+    #[test]
+    fn malformed_rx_descriptors_are_dropped_and_counted() {
+        if !crate::netns::is_root() {
+            eprintln!("skipped malformed_rx_descriptors_are_dropped_and_counted: needs root");
+            return;
+        }
+        let tag = format!("bkxd{}", std::process::id() % 100_000);
+        let a = crate::netns::Netns::new(&format!("{tag}a")).unwrap();
+        let b = crate::netns::Netns::new(&format!("{tag}b")).unwrap();
+        a.veth("v0", &b, "v1", 1).unwrap();
+        let (mut rx, _tx, _) = a
+            .enter(|| open_queues("v0", &AfXdpConfig::default()))
+            .unwrap()
+            .unwrap();
+        let q = &mut rx[0];
+        let s = Arc::clone(&q.sock);
+        let desc = std::mem::size_of::<libc::xdp_desc>();
+        let prod = s.rx.producer().load(Ordering::Acquire);
+        for (k, d) in [(s.umem.len() as u64 + 256, 60), (256, FRAME as u32)]
+            .into_iter()
+            .enumerate()
+        {
+            #[allow(unsafe_code)]
+            // SAFETY: a slot of the rx ring that the kernel has not published (no traffic flows
+            // on this veth); written before the producer index below, as the kernel would.
+            unsafe {
+                s.rx.slot(prod.wrapping_add(k as u32), desc)
+                    .cast::<libc::xdp_desc>()
+                    .write(libc::xdp_desc {
+                        addr: d.0,
+                        len: d.1,
+                        options: 0,
+                    })
+            };
+        }
+        s.rx.producer()
+            .store(prod.wrapping_add(2), Ordering::Release);
+        let pool = Pool::new(crate::PoolConfig::default()).unwrap();
+        let mut burst = Burst::new(32);
+        assert_eq!(q.rx_burst(&pool, &mut burst), 0);
+        let st = q.stats.snapshot();
+        assert_eq!(st.drops(DropReason::Rejected), 2, "{st}");
+        assert_eq!(st.rx_packets, 0);
+        assert_eq!(
+            q.fill_prod, s.sizes.rx,
+            "fill ring was full: nothing returned"
+        );
+        assert_eq!(q.rx_burst(&pool, &mut burst), 0, "ring consumed");
+    }
+
+    /// Input: a program attached the legacy way (netlink, generic mode, as `ip link set xdp`
+    /// would) on the interface. Output: opening the port replaces it, exactly one program is
+    /// attached, and none once the port is gone.
+    #[test]
+    fn a_legacy_program_is_replaced_not_stacked() {
+        if !crate::netns::is_root() {
+            eprintln!("skipped a_legacy_program_is_replaced_not_stacked: needs root");
+            return;
+        }
+        let tag = format!("bkxl{}", std::process::id() % 100_000);
+        let a = crate::netns::Netns::new(&format!("{tag}a")).unwrap();
+        let b = crate::netns::Netns::new(&format!("{tag}b")).unwrap();
+        a.veth("v0", &b, "v1", 1).unwrap();
+        let show = || a.exec(&["ip", "-d", "link", "show", "dev", "v0"]).unwrap();
+        let legacy = a
+            .enter(|| {
+                use std::os::fd::AsRawFd;
+                let p = bpf::load("test", &[]).unwrap();
+                let ifindex = sys::ifindex("v0").unwrap();
+                bpf::netlink_xdp(ifindex, p.prog.as_raw_fd(), bpf::XDP_FLAGS_SKB_MODE).unwrap();
+            })
+            .unwrap();
+        let before = show();
+        assert!(before.contains("xdpgeneric"), "{before}");
+        assert_eq!(before.matches("prog/xdp id").count(), 1, "{before}");
+        let (rx, tx, mode) = a
+            .enter(|| open_queues("v0", &AfXdpConfig::default()))
+            .unwrap()
+            .unwrap();
+        assert!(mode.native);
+        let during = show();
+        assert!(!during.contains("xdpgeneric"), "{during}");
+        assert_eq!(during.matches("prog/xdp id").count(), 1, "{during}");
+        drop((rx, tx, legacy));
+        let after = show();
+        assert_eq!(after.matches("prog/xdp id").count(), 0, "{after}");
     }
 
     #[test]

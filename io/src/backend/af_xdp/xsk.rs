@@ -244,7 +244,11 @@ impl Socket {
         })?;
         for (opt, n, name) in [
             (libc::XDP_UMEM_FILL_RING, sizes.rx, "XDP_UMEM_FILL_RING"),
-            (libc::XDP_UMEM_COMPLETION_RING, sizes.tx, "XDP_UMEM_COMPLETION_RING"),
+            (
+                libc::XDP_UMEM_COMPLETION_RING,
+                sizes.tx,
+                "XDP_UMEM_COMPLETION_RING",
+            ),
             (libc::XDP_RX_RING, sizes.rx, "XDP_RX_RING"),
             (libc::XDP_TX_RING, sizes.tx, "XDP_TX_RING"),
         ] {
@@ -258,7 +262,8 @@ impl Socket {
         let zero: libc::xdp_mmap_offsets = unsafe { std::mem::zeroed() };
         let off = sys::getsockopt(&fd, libc::SOL_XDP, libc::XDP_MMAP_OFFSETS, zero)
             .map_err(|e| Error::os(ctx("XDP_MMAP_OFFSETS"), e))?;
-        let ring = |o, pg, n, d| Ring::map(&fd, o, pg, n, d).map_err(|e| Error::os(ctx("mmap ring"), e));
+        let ring =
+            |o, pg, n, d| Ring::map(&fd, o, pg, n, d).map_err(|e| Error::os(ctx("mmap ring"), e));
         let desc = std::mem::size_of::<libc::xdp_desc>();
         let rx = ring(&off.rx, libc::XDP_PGOFF_RX_RING as u64, sizes.rx, desc)?;
         let tx = ring(&off.tx, libc::XDP_PGOFF_TX_RING as u64, sizes.tx, desc)?;
@@ -271,7 +276,9 @@ impl Socket {
             // SAFETY: slot `i` of the fill ring (8-byte aligned `u64`s, `size` of them); nothing
             // reads it before the producer index is published below.
             unsafe {
-                fill.slot(i, 8).cast::<u64>().write((i as usize * FRAME) as u64)
+                fill.slot(i, 8)
+                    .cast::<u64>()
+                    .write((i as usize * FRAME) as u64)
             };
         }
         fill.producer().store(sizes.rx, Ordering::Release);
@@ -318,8 +325,14 @@ impl Socket {
         let zero: libc::xdp_options = unsafe { std::mem::zeroed() };
         let zero_copy = sys::getsockopt(&fd, libc::SOL_XDP, libc::XDP_OPTIONS, zero)
             .is_ok_and(|o| o.flags & libc::XDP_OPTIONS_ZEROCOPY != 0);
-        super::bpf::map_update(&xdp.program.xsks, queue, fd.as_raw_fd() as u32)
-            .map_err(|e| Error::os(ctx(&format!("insert the socket of queue {queue} into the XSKMAP")), e))?;
+        super::bpf::map_update(&xdp.program.xsks, queue, fd.as_raw_fd() as u32).map_err(|e| {
+            Error::os(
+                ctx(&format!(
+                    "insert the socket of queue {queue} into the XSKMAP"
+                )),
+                e,
+            )
+        })?;
         Ok(Self {
             fd,
             rx,
