@@ -191,6 +191,29 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// AF_XDP ports beside AF_PACKET ports on one veth pair, rx and tx, as a ratio
+    /// (root: builds two network namespaces and deletes them afterwards).
+    Xdp {
+        /// Frame size in bytes (64..=1514).
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Seconds to measure each backend in each round.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Rounds, each measuring AF_PACKET then AF_XDP.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+        /// Attach generic (skb) XDP instead of the driver's native XDP.
+        #[arg(long)]
+        generic: bool,
+        /// Move the receiving veth's work off the sender's core: GRO on (so both backends get
+        /// NAPI) and threaded NAPI (needs ethtool).
+        #[arg(long)]
+        offload_rx: bool,
+        /// AF_XDP ring entries (and UMEM frames) per direction, a power of two.
+        #[arg(long, default_value_t = brick_io::backend::af_xdp::AfXdpConfig::default().ring_size)]
+        ring_size: u32,
+    },
 }
 
 fn main() -> ExitCode {
@@ -401,6 +424,29 @@ fn bench(b: BenchCmd) -> Result<()> {
                 r.kernel_rx_mpps,
                 r.rx_ratio,
                 r.tx_ratio
+            );
+            brick_bench::print_json(&r);
+        }
+        BenchCmd::Xdp {
+            size,
+            seconds,
+            rounds,
+            generic,
+            offload_rx,
+            ring_size,
+        } => {
+            let r = brick_bench::xdp::run(&brick_bench::xdp::XdpBench {
+                size,
+                seconds,
+                rounds,
+                generic,
+                offload_rx,
+                ring_size,
+            })?;
+            println!(
+                "veth {size} B ({}, sender/receiver cores {:?}): af_xdp/af_packet rx {:.2}x, \
+                 tx {:.2}x",
+                r.mode, r.cores, r.rx_ratio, r.tx_ratio
             );
             brick_bench::print_json(&r);
         }

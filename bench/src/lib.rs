@@ -6,6 +6,7 @@
 //! - [`genrate`]: the generator's rate per core on mem ports and on veth, beside trafgen.
 //! - [`mem`]: mem cable throughput, one producer core to one consumer core.
 //! - [`rfc2544`]: RFC 2544 throughput, latency and loss-rate tests against any device under test.
+//! - [`xdp`]: AF_XDP ports beside AF_PACKET ports on one veth pair, as a ratio.
 //! - [`ring`]: the SPSC ring of mem cables beside crossbeam's `ArrayQueue` on the same frames.
 #![forbid(unsafe_code)]
 
@@ -18,6 +19,7 @@ pub mod rfc2544;
 pub mod ring;
 pub mod traffic;
 pub mod veth;
+pub mod xdp;
 
 /// Prints the report's JSON line (last line of every benchmark's output).
 pub fn print_json<T: serde::Serialize>(report: &T) {

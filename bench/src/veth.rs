@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use brick_io::backend::af_packet::{self, AfPacketConfig};
 use brick_io::netns::{Netns, is_root};
 use brick_io::poll::{self, IdlePolicy};
-use brick_io::{Burst, Error, Pool, PoolConfig, testframe};
+use brick_io::{Burst, Error, Pool, PoolConfig, Port, testframe};
 use serde::Serialize;
 
 /// Rates of both paths, in one run.
@@ -44,12 +44,16 @@ pub struct VethReport {
     pub tx_ratio: f64,
 }
 
-struct Rates {
-    tx: f64,
-    rx: f64,
+/// Frames per second one way, in millions.
+pub(crate) struct Rates {
+    /// Handed to the kernel by the tx port.
+    pub(crate) tx: f64,
+    /// Received by the rx port.
+    pub(crate) rx: f64,
 }
 
-fn cores() -> (Option<usize>, Option<usize>) {
+/// The first two cores: (sender, receiver).
+pub(crate) fn cores() -> (Option<usize>, Option<usize>) {
     let c = poll::cores();
     if c.len() >= 2 {
         (Some(c[0]), Some(c[1]))
@@ -58,9 +62,20 @@ fn cores() -> (Option<usize>, Option<usize>) {
     }
 }
 
-fn brick_path(a: &Netns, b: &Netns, size: usize, seconds: f64) -> Result<Rates, Error> {
-    let tx_port = a.enter(|| af_packet::open("v0", AfPacketConfig::default()))??;
-    let rx_port = b.enter(|| af_packet::open("v1", AfPacketConfig::default()))??;
+/// Opens a port on the named interface, in the calling thread's namespace.
+pub(crate) type Opener<'a> = dyn Fn(&str) -> Result<Port, Error> + Sync + 'a;
+
+/// A Brick tx port on v0 in `a` sends as fast as it can, a Brick rx port on v1 in `b` receives;
+/// both ports come from `open`.
+pub(crate) fn port_path(
+    a: &Netns,
+    b: &Netns,
+    size: usize,
+    seconds: f64,
+    open: &Opener<'_>,
+) -> Result<Rates, Error> {
+    let tx_port = a.enter(|| open("v0"))??;
+    let rx_port = b.enter(|| open("v1"))??;
     let (tx_stats, rx_stats) = (tx_port.stats(), rx_port.stats());
     let (_, mut tx) = tx_port.split();
     let (mut rx, _) = rx_port.split();
@@ -200,15 +215,23 @@ pub fn pair(what: &str) -> Result<(Netns, Netns), Error> {
     Ok((a, b))
 }
 
-/// Runs both paths for `seconds` each with frames of `size` bytes.
-pub fn run(size: usize, seconds: f64) -> Result<VethReport, Error> {
+/// Refuses a frame size outside 64..=1514.
+pub(crate) fn check_size(size: usize) -> Result<(), Error> {
     if !(64..=1514).contains(&size) {
         return Err(Error::Config(format!(
             "frame size {size} outside 64..=1514"
         )));
     }
+    Ok(())
+}
+
+/// Runs both paths for `seconds` each with frames of `size` bytes.
+pub fn run(size: usize, seconds: f64) -> Result<VethReport, Error> {
+    check_size(size)?;
     let (a, b) = pair("bench veth")?;
-    let brick = brick_path(&a, &b, size, seconds)?;
+    let brick = port_path(&a, &b, size, seconds, &|dev| {
+        af_packet::open(dev, AfPacketConfig::default())
+    })?;
     let kernel = kernel_path(&a, &b, size, seconds)?;
     Ok(VethReport {
         bench: "veth",
