@@ -588,14 +588,13 @@ mod tests {
         let b = crate::netns::Netns::new(&format!("{tag}b")).unwrap();
         a.veth("v0", &b, "v1", 1).unwrap();
         let show = || a.exec(&["ip", "-d", "link", "show", "dev", "v0"]).unwrap();
-        let legacy = a
-            .enter(|| {
-                use std::os::fd::AsRawFd;
-                let p = bpf::load("test", &[]).unwrap();
-                let ifindex = sys::ifindex("v0").unwrap();
-                bpf::netlink_xdp(ifindex, p.prog.as_raw_fd(), bpf::XDP_FLAGS_SKB_MODE).unwrap();
-            })
-            .unwrap();
+        a.enter(|| {
+            use std::os::fd::AsRawFd;
+            let p = bpf::load("test", &[]).unwrap();
+            let ifindex = sys::ifindex("v0").unwrap();
+            bpf::netlink_xdp(ifindex, p.prog.as_raw_fd(), bpf::XDP_FLAGS_SKB_MODE).unwrap();
+        })
+        .unwrap();
         let before = show();
         assert!(before.contains("xdpgeneric"), "{before}");
         assert_eq!(before.matches("prog/xdp id").count(), 1, "{before}");
@@ -607,7 +606,7 @@ mod tests {
         let during = show();
         assert!(!during.contains("xdpgeneric"), "{during}");
         assert_eq!(during.matches("prog/xdp id").count(), 1, "{during}");
-        drop((rx, tx, legacy));
+        drop((rx, tx));
         let after = show();
         assert_eq!(after.matches("prog/xdp id").count(), 0, "{after}");
     }
