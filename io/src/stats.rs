@@ -99,6 +99,14 @@ impl QueueStats {
         bump(&self.drops[why as usize], n);
     }
 
+    /// Adds a burst's drops, one count per reason in [`DropReason::ALL`] order.
+    #[inline]
+    pub fn add_drops(&self, drops: &[u64; REASONS]) {
+        for (why, &n) in DropReason::ALL.iter().zip(drops) {
+            self.add_drop(*why, n);
+        }
+    }
+
     /// A consistent-enough copy for reporting (each counter is read atomically).
     pub fn snapshot(&self) -> Snapshot {
         let ld = |c: &AtomicU64| c.load(Ordering::Relaxed);

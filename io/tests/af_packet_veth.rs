@@ -5,11 +5,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use brick_io::backend::af_packet::{self, AfPacketConfig};
 use brick_io::netns::Netns;
-use brick_io::{Burst, DropReason, Pool, PoolConfig, testframe};
+
 use common::{Traffic, skip_unless_root};
 
 const FRAMES: u32 = 200_000;
@@ -62,33 +60,7 @@ fn af_packet_counts_bad_frames_on_tx() {
         .enter(|| af_packet::open("v1", AfPacketConfig::default()))
         .unwrap()
         .unwrap();
-    let (sa, sb) = (pa.stats(), pb.stats());
-    let (_, mut tx) = pa.split();
-    let (mut rx, _) = pb.split();
-    let pool = Pool::new(PoolConfig::default()).unwrap();
-    let mut burst = Burst::new(8);
-    let mut good = vec![0u8; 1514];
-    testframe::build(&mut good, 1, 1);
-    let mut big = vec![0u8; 1515];
-    testframe::build(&mut big, 1, 2);
-    burst.push(pool.alloc().unwrap()).unwrap();
-    burst.push(pool.alloc_from(&big).unwrap()).unwrap();
-    burst.push(pool.alloc_from(&good).unwrap()).unwrap();
-    assert_eq!(tx[0].tx_burst(&mut burst), 1);
-    let s = sa.total();
-    assert_eq!(s.drops(DropReason::Empty), 1, "{s}");
-    assert_eq!(s.drops(DropReason::Oversize), 1, "{s}");
-    assert_eq!((s.tx_packets, s.tx_bytes), (1, 1514));
-
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut got = Vec::new();
-    while got.is_empty() && Instant::now() < deadline {
-        rx[0].rx_burst(&pool, &mut burst);
-        got.extend(burst.drain().map(|p| p.data().to_vec()));
-        std::thread::sleep(Duration::from_millis(2));
-    }
-    assert_eq!(got, vec![good], "only the good frame crosses");
-    assert_eq!(sb.total().rx_packets, 1);
+    common::bad_frames_on_tx(pa, pb);
 }
 
 #[test]

@@ -463,9 +463,7 @@ impl RxQueue for AfPacketRx {
             }
         }
         self.stats.add_rx(got, bytes);
-        for (why, &n) in DropReason::ALL.iter().zip(&drops) {
-            self.stats.add_drop(*why, n);
-        }
+        self.stats.add_drops(&drops);
         got as usize
     }
 
@@ -553,9 +551,7 @@ impl TxQueue for AfPacketTx {
             self.kick();
         }
         self.stats.add_tx(sent, bytes);
-        for (why, &n) in DropReason::ALL.iter().zip(&drops) {
-            self.stats.add_drop(*why, n);
-        }
+        self.stats.add_drops(&drops);
         sent as usize
     }
 

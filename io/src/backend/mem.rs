@@ -146,9 +146,7 @@ impl TxQueue for MemTx {
             self.bells[q].ring();
         }
         self.stats.add_tx(sent, bytes);
-        for (why, &k) in DropReason::ALL.iter().zip(&drops) {
-            self.stats.add_drop(*why, k);
-        }
+        self.stats.add_drops(&drops);
         sent as usize
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use brick_io::netns::is_root;
 use brick_io::poll::{self, IdlePolicy};
-use brick_io::{Burst, Pool, PoolConfig, Port, PortStats, Rx, Tx, testframe};
+use brick_io::{Burst, DropReason, Pool, PoolConfig, Port, PortStats, Rx, Tx, testframe};
 
 pub const FLOWS: u16 = 64;
 /// Frames in flight per direction: less than the receive path can hold (the veth backlog of 1000
@@ -214,4 +214,36 @@ pub fn both_ways(a: Port, b: Port, ta: Traffic, tb: Traffic) -> BothWays {
     check_counters(&sb, &sa, tb);
     eprintln!("a: {}\nb: {}", sa.total(), sb.total());
     r
+}
+
+/// Sends an empty frame, one above the MTU and a good one from `pa` to `pb`: only the good one
+/// crosses, and the other two are counted by reason.
+pub fn bad_frames_on_tx(pa: Port, pb: Port) {
+    let (sa, sb) = (pa.stats(), pb.stats());
+    let (_, mut tx) = pa.split();
+    let (mut rx, _) = pb.split();
+    let pool = Pool::new(PoolConfig::default()).unwrap();
+    let mut burst = Burst::new(8);
+    let mut good = vec![0u8; 1514];
+    testframe::build(&mut good, 1, 1);
+    let mut big = vec![0u8; 1515];
+    testframe::build(&mut big, 1, 2);
+    burst.push(pool.alloc().unwrap()).unwrap();
+    burst.push(pool.alloc_from(&big).unwrap()).unwrap();
+    burst.push(pool.alloc_from(&good).unwrap()).unwrap();
+    assert_eq!(tx[0].tx_burst(&mut burst), 1);
+    let s = sa.total();
+    assert_eq!(s.drops(DropReason::Empty), 1, "{s}");
+    assert_eq!(s.drops(DropReason::Oversize), 1, "{s}");
+    assert_eq!((s.tx_packets, s.tx_bytes), (1, 1514));
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut got = Vec::new();
+    while got.is_empty() && Instant::now() < deadline {
+        rx[0].rx_burst(&pool, &mut burst);
+        got.extend(burst.drain().map(|p| p.data().to_vec()));
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(got, vec![good], "only the good frame crosses");
+    assert_eq!(sb.total().rx_packets, 1);
 }

@@ -331,9 +331,7 @@ impl RxQueue for AfXdpRx {
             }
         }
         self.stats.add_rx(got, bytes);
-        for (why, &k) in DropReason::ALL.iter().zip(&drops) {
-            self.stats.add_drop(*why, k);
-        }
+        self.stats.add_drops(&drops);
         got as usize
     }
 
@@ -457,9 +455,7 @@ impl TxQueue for AfXdpTx {
             }
         }
         self.stats.add_tx(sent, bytes);
-        for (why, &n) in DropReason::ALL.iter().zip(&drops) {
-            self.stats.add_drop(*why, n);
-        }
+        self.stats.add_drops(&drops);
         sent as usize
     }
 
@@ -489,6 +485,16 @@ impl TxQueue for AfXdpTx {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netns::Netns;
+
+    /// Namespaces `{tag}{pid}a` and `..b` joined by v0 <-> v1, one queue.
+    fn veth_pair(tag: &str) -> (Netns, Netns) {
+        let tag = format!("{tag}{}", std::process::id() % 100_000);
+        let a = Netns::new(&format!("{tag}a")).unwrap();
+        let b = Netns::new(&format!("{tag}b")).unwrap();
+        a.veth("v0", &b, "v1", 1).unwrap();
+        (a, b)
+    }
 
     #[test]
     fn frame_of_keeps_descriptors_inside_their_frame() {
@@ -530,10 +536,7 @@ mod tests {
             eprintln!("skipped malformed_rx_descriptors_are_dropped_and_counted: needs root");
             return;
         }
-        let tag = format!("bkxd{}", std::process::id() % 100_000);
-        let a = crate::netns::Netns::new(&format!("{tag}a")).unwrap();
-        let b = crate::netns::Netns::new(&format!("{tag}b")).unwrap();
-        a.veth("v0", &b, "v1", 1).unwrap();
+        let (a, _b) = veth_pair("bkxd");
         let (mut rx, _tx, _) = a
             .enter(|| open_queues("v0", &AfXdpConfig::default()))
             .unwrap()
@@ -583,10 +586,7 @@ mod tests {
             eprintln!("skipped a_legacy_program_is_replaced_not_stacked: needs root");
             return;
         }
-        let tag = format!("bkxl{}", std::process::id() % 100_000);
-        let a = crate::netns::Netns::new(&format!("{tag}a")).unwrap();
-        let b = crate::netns::Netns::new(&format!("{tag}b")).unwrap();
-        a.veth("v0", &b, "v1", 1).unwrap();
+        let (a, _b) = veth_pair("bkxl");
         let show = || a.exec(&["ip", "-d", "link", "show", "dev", "v0"]).unwrap();
         a.enter(|| {
             use std::os::fd::AsRawFd;
