@@ -213,6 +213,9 @@ enum BenchCmd {
         /// AF_XDP ring entries (and UMEM frames) per direction, a power of two.
         #[arg(long, default_value_t = brick_io::backend::af_xdp::AfXdpConfig::default().ring_size)]
         ring_size: u32,
+        /// How the receivers idle: busy (poll-mode, as DPDK's testpmd), adaptive, interrupt.
+        #[arg(long, default_value = "busy")]
+        idle: brick_io::IdlePolicy,
     },
 }
 
@@ -434,6 +437,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             generic,
             offload_rx,
             ring_size,
+            idle,
         } => {
             let r = brick_bench::xdp::run(&brick_bench::xdp::XdpBench {
                 size,
@@ -442,11 +446,12 @@ fn bench(b: BenchCmd) -> Result<()> {
                 generic,
                 offload_rx,
                 ring_size,
+                idle,
             })?;
             println!(
-                "veth {size} B ({}, sender/receiver cores {:?}): af_xdp/af_packet rx {:.2}x, \
-                 tx {:.2}x",
-                r.mode, r.cores, r.rx_ratio, r.tx_ratio
+                "veth {size} B ({}, ring {}, receivers {}, sender/receiver cores {:?}): \
+                 af_xdp/af_packet rx {:.2}x, tx {:.2}x",
+                r.mode, r.ring_size, r.idle, r.cores, r.rx_ratio, r.tx_ratio
             );
             brick_bench::print_json(&r);
         }

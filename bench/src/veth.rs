@@ -65,13 +65,14 @@ pub(crate) fn cores() -> (Option<usize>, Option<usize>) {
 /// Opens a port on the named interface, in the calling thread's namespace.
 pub(crate) type Opener<'a> = dyn Fn(&str) -> Result<Port, Error> + Sync + 'a;
 
-/// A Brick tx port on v0 in `a` sends as fast as it can, a Brick rx port on v1 in `b` receives;
-/// both ports come from `open`.
+/// A Brick tx port on v0 in `a` sends as fast as it can, a Brick rx port on v1 in `b` receives
+/// and idles by `idle`; both ports come from `open`.
 pub(crate) fn port_path(
     a: &Netns,
     b: &Netns,
     size: usize,
     seconds: f64,
+    idle: IdlePolicy,
     open: &Opener<'_>,
 ) -> Result<Rates, Error> {
     let tx_port = a.enter(|| open("v0"))??;
@@ -84,9 +85,7 @@ pub(crate) fn port_path(
     let s = Arc::clone(&stop);
     let receiver = poll::spawn("veth-rx", c1, move || {
         let pool = Pool::new(PoolConfig::default())?;
-        poll::run(&mut rx, &pool, 32, IdlePolicy::default(), &s, |_, b| {
-            b.clear()
-        });
+        poll::run(&mut rx, &pool, 32, idle, &s, |_, b| b.clear());
         Ok::<_, Error>(())
     })?;
     let s = Arc::clone(&stop);
@@ -229,7 +228,7 @@ pub(crate) fn check_size(size: usize) -> Result<(), Error> {
 pub fn run(size: usize, seconds: f64) -> Result<VethReport, Error> {
     check_size(size)?;
     let (a, b) = pair("bench veth")?;
-    let brick = port_path(&a, &b, size, seconds, &|dev| {
+    let brick = port_path(&a, &b, size, seconds, IdlePolicy::default(), &|dev| {
         af_packet::open(dev, AfPacketConfig::default())
     })?;
     let kernel = kernel_path(&a, &b, size, seconds)?;

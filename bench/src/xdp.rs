@@ -9,7 +9,7 @@
 
 use brick_io::backend::af_packet::{self, AfPacketConfig};
 use brick_io::backend::af_xdp::{self, AfXdpConfig, XdpAttach};
-use brick_io::{Error, Port};
+use brick_io::{Error, IdlePolicy, Port};
 use serde::Serialize;
 
 use crate::veth;
@@ -31,6 +31,8 @@ pub struct XdpBench {
     pub offload_rx: bool,
     /// AF_XDP ring entries (and UMEM frames) per direction.
     pub ring_size: u32,
+    /// How the receivers idle (both backends).
+    pub idle: IdlePolicy,
 }
 
 /// One round's rates, in Mpps.
@@ -61,6 +63,10 @@ pub struct XdpReport {
     pub cores: (Option<usize>, Option<usize>),
     /// GRO on and threaded NAPI on the receiving veth.
     pub offload_rx: bool,
+    /// AF_XDP ring entries per direction.
+    pub ring_size: u32,
+    /// How the receivers idled.
+    pub idle: String,
     /// Every round.
     pub rounds: Vec<XdpRound>,
     /// Mean AF_XDP rx over mean AF_PACKET rx.
@@ -98,8 +104,8 @@ pub fn run(b: &XdpBench) -> Result<XdpReport, Error> {
         |dev: &str| -> Result<Port, Error> { af_packet::open(dev, AfPacketConfig::default()) };
     let mut rounds = Vec::with_capacity(b.rounds);
     for r in 0..b.rounds.max(1) {
-        let p = veth::port_path(&na, &nb, b.size, b.seconds, &packet)?;
-        let x = veth::port_path(&na, &nb, b.size, b.seconds, &xdp)?;
+        let p = veth::port_path(&na, &nb, b.size, b.seconds, b.idle, &packet)?;
+        let x = veth::port_path(&na, &nb, b.size, b.seconds, b.idle, &xdp)?;
         eprintln!(
             "  round {r}: af_xdp tx {:.3} rx {:.3} Mpps, af_packet tx {:.3} rx {:.3} Mpps",
             x.tx, x.rx, p.tx, p.rx
@@ -119,6 +125,8 @@ pub fn run(b: &XdpBench) -> Result<XdpReport, Error> {
         mode,
         cores: veth::cores(),
         offload_rx: b.offload_rx,
+        ring_size: b.ring_size,
+        idle: b.idle.to_string(),
         rx_ratio: mean(|r| r.af_xdp_rx_mpps) / mean(|r| r.af_packet_rx_mpps),
         tx_ratio: mean(|r| r.af_xdp_tx_mpps) / mean(|r| r.af_packet_tx_mpps),
         rounds,

@@ -74,7 +74,7 @@ impl Default for AfXdpConfig {
         Self {
             queues: 1,
             first_queue: 0,
-            ring_size: 2048,
+            ring_size: 8192,
             zero_copy: ZeroCopy::Auto,
             attach: XdpAttach::Auto,
             host_ipv4: Vec::new(),
