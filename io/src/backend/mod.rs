@@ -30,6 +30,9 @@ use crate::{Error, Port};
 ///
 /// - `af_packet:IFNAME[,queues=N][,promisc][@NETNS]`: an interface, optionally inside a named
 ///   network namespace (`ip netns add`);
+/// - `af_xdp:IFNAME[,queues=N][,ring=N][,copy|zerocopy][,generic|native][,host=IPV4]...[@NETNS]`:
+///   an interface polled through XDP sockets; each `host=` address (and ARP) stays with the
+///   kernel;
 /// - `pcap:rx=FILE[,tx=FILE]` or `pcap:tx=FILE`: files.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PortSpec {
@@ -41,6 +44,15 @@ pub enum PortSpec {
         netns: Option<String>,
         /// Queues and options.
         cfg: af_packet::AfPacketConfig,
+    },
+    /// An AF_XDP port.
+    AfXdp {
+        /// The interface.
+        ifname: String,
+        /// The namespace to open it in, if not the current one.
+        netns: Option<String>,
+        /// Queues and options.
+        cfg: af_xdp::AfXdpConfig,
     },
     /// A pcap port.
     Pcap {
@@ -66,6 +78,16 @@ impl PortSpec {
                 netns: Some(ns),
                 cfg,
             } => crate::netns::enter(ns, || af_packet::open(ifname, *cfg))?,
+            PortSpec::AfXdp {
+                ifname,
+                netns: None,
+                cfg,
+            } => af_xdp::open(ifname, cfg.clone()),
+            PortSpec::AfXdp {
+                ifname,
+                netns: Some(ns),
+                cfg,
+            } => crate::netns::enter(ns, || af_xdp::open(ifname, cfg.clone()))?,
             PortSpec::Pcap { rx, tx } => pcap::open(rx.as_deref(), tx.as_deref(), 65535),
         }
     }
@@ -81,22 +103,11 @@ impl FromStr for PortSpec {
             .ok_or_else(|| bad("expected KIND:ARGS, e.g. af_packet:eth0"))?;
         match kind {
             "af_packet" => {
-                let (args, netns) = match rest.rsplit_once('@') {
-                    Some((a, ns)) if !ns.is_empty() => (a, Some(ns.to_string())),
-                    Some(_) => return Err(bad("empty namespace after @")),
-                    None => (rest, None),
-                };
-                let mut parts = args.split(',');
-                let ifname = parts
-                    .next()
-                    .filter(|n| !n.is_empty())
-                    .ok_or_else(|| bad("no interface name"))?;
+                let (ifname, opts, netns) = iface_args(rest, &bad)?;
                 let mut cfg = af_packet::AfPacketConfig::default();
-                for opt in parts {
+                for opt in opts {
                     match opt.split_once('=') {
-                        Some(("queues", n)) => {
-                            cfg.queues = n.parse().map_err(|_| bad("queues=N wants a number"))?
-                        }
+                        Some(("queues", n)) => cfg.queues = number(n, &bad)?,
                         None if opt == "promisc" => cfg.promisc = true,
                         _ => {
                             return Err(bad(&format!(
@@ -105,11 +116,31 @@ impl FromStr for PortSpec {
                         }
                     }
                 }
-                Ok(PortSpec::AfPacket {
-                    ifname: ifname.into(),
-                    netns,
-                    cfg,
-                })
+                Ok(PortSpec::AfPacket { ifname, netns, cfg })
+            }
+            "af_xdp" => {
+                let (ifname, opts, netns) = iface_args(rest, &bad)?;
+                let mut cfg = af_xdp::AfXdpConfig::default();
+                for opt in opts {
+                    match opt.split_once('=') {
+                        Some(("queues", n)) => cfg.queues = number(n, &bad)?,
+                        Some(("ring", n)) => cfg.ring_size = number(n, &bad)?,
+                        Some(("host", a)) => cfg
+                            .host_ipv4
+                            .push(a.parse().map_err(|_| bad("host= wants an IPv4 address"))?),
+                        None if opt == "copy" => cfg.zero_copy = af_xdp::ZeroCopy::Never,
+                        None if opt == "zerocopy" => cfg.zero_copy = af_xdp::ZeroCopy::Require,
+                        None if opt == "generic" => cfg.attach = af_xdp::XdpAttach::Generic,
+                        None if opt == "native" => cfg.attach = af_xdp::XdpAttach::Native,
+                        _ => {
+                            return Err(bad(&format!(
+                                "unknown option {opt:?} (queues=N, ring=N, copy, zerocopy, \
+                                 generic, native, host=IPV4)"
+                            )));
+                        }
+                    }
+                }
+                Ok(PortSpec::AfXdp { ifname, netns, cfg })
             }
             "pcap" => {
                 let (mut rx, mut tx) = (None, None);
@@ -128,7 +159,7 @@ impl FromStr for PortSpec {
                 Ok(PortSpec::Pcap { rx, tx })
             }
             other => Err(bad(&format!(
-                "unknown port kind {other:?} (af_packet, pcap)"
+                "unknown port kind {other:?} (af_packet, af_xdp, pcap)"
             ))),
         }
     }
@@ -145,10 +176,31 @@ impl fmt::Display for PortSpec {
                 if cfg.promisc {
                     f.write_str(",promisc")?;
                 }
-                match netns {
-                    Some(ns) => write!(f, "@{ns}"),
-                    None => Ok(()),
+                write_netns(f, netns)
+            }
+            PortSpec::AfXdp { ifname, netns, cfg } => {
+                let d = af_xdp::AfXdpConfig::default();
+                write!(f, "af_xdp:{ifname}")?;
+                if cfg.queues != d.queues {
+                    write!(f, ",queues={}", cfg.queues)?;
                 }
+                if cfg.ring_size != d.ring_size {
+                    write!(f, ",ring={}", cfg.ring_size)?;
+                }
+                match cfg.zero_copy {
+                    af_xdp::ZeroCopy::Auto => {}
+                    af_xdp::ZeroCopy::Never => f.write_str(",copy")?,
+                    af_xdp::ZeroCopy::Require => f.write_str(",zerocopy")?,
+                }
+                match cfg.attach {
+                    af_xdp::XdpAttach::Auto => {}
+                    af_xdp::XdpAttach::Generic => f.write_str(",generic")?,
+                    af_xdp::XdpAttach::Native => f.write_str(",native")?,
+                }
+                for a in &cfg.host_ipv4 {
+                    write!(f, ",host={a}")?;
+                }
+                write_netns(f, netns)
             }
             PortSpec::Pcap { rx, tx } => {
                 f.write_str("pcap:")?;
@@ -159,6 +211,38 @@ impl fmt::Display for PortSpec {
                 f.write_str(&parts.join(","))
             }
         }
+    }
+}
+
+/// Splits `IFNAME[,OPT]...[@NETNS]` into the interface, its options and the namespace.
+fn iface_args<'a>(
+    rest: &'a str,
+    bad: &dyn Fn(&str) -> Error,
+) -> Result<(String, std::str::Split<'a, char>, Option<String>), Error> {
+    let (args, netns) = match rest.rsplit_once('@') {
+        Some((a, ns)) if !ns.is_empty() => (a, Some(ns.to_string())),
+        Some(_) => return Err(bad("empty namespace after @")),
+        None => (rest, None),
+    };
+    let mut parts = args.split(',');
+    let ifname = parts
+        .next()
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| bad("no interface name"))?;
+    Ok((ifname.to_string(), parts, netns))
+}
+
+/// Parses the `N` of `queues=N` and the like.
+fn number<T: FromStr>(n: &str, bad: &dyn Fn(&str) -> Error) -> Result<T, Error> {
+    n.parse()
+        .map_err(|_| bad(&format!("{n:?} is not a number")))
+}
+
+/// Writes `@NETNS` if there is one.
+fn write_netns(f: &mut fmt::Formatter<'_>, netns: &Option<String>) -> fmt::Result {
+    match netns {
+        Some(ns) => write!(f, "@{ns}"),
+        None => Ok(()),
     }
 }
 
@@ -183,6 +267,9 @@ mod tests {
         for s in [
             "af_packet:eth0",
             "af_packet:veth1,queues=2,promisc@lab",
+            "af_xdp:eth0",
+            "af_xdp:v0,queues=2,ring=4096,copy,generic,host=10.0.0.1,host=10.0.0.2@rack1",
+            "af_xdp:eth1,zerocopy,native",
             "pcap:rx=a.pcap,tx=b.pcap",
             "pcap:tx=out.pcap",
         ] {
@@ -196,7 +283,10 @@ mod tests {
             ("eth0", "expected KIND:ARGS"),
             ("af_xdq:eth0", "unknown port kind"),
             ("af_packet:", "no interface name"),
-            ("af_packet:eth0,queues=x", "queues=N"),
+            ("af_packet:eth0,queues=x", "not a number"),
+            ("af_xdp:eth0,host=10.0.0", "IPv4 address"),
+            ("af_xdp:eth0,turbo", "unknown option"),
+            ("af_xdp:@ns", "no interface name"),
             ("af_packet:eth0,fast", "unknown option"),
             ("af_packet:eth0@", "empty namespace"),
             ("pcap:", "unknown option"),
