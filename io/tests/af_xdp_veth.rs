@@ -74,14 +74,21 @@ fn veth_both_ways(tag: &str, queues: usize) {
     let r = common::both_ways(pa, pb, t, t);
     eprintln!(
         "{queues} queue(s): per rx queue at a {:?}, at b {:?}, {:.1} s",
-        r.at_a,
-        r.at_b,
+        r.at_a.per_queue,
+        r.at_b.per_queue,
         start.elapsed().as_secs_f64()
     );
-    assert!(
-        r.at_a.iter().chain(&r.at_b).all(|&n| n > 0),
-        "every rx queue receives"
-    );
+    // A sender per tx queue q sends the flows f with f % queues == q, and veth delivers what tx
+    // queue q sent on the peer's rx queue q: so every rx queue receives, and flow f on f % queues.
+    for side in [&r.at_a, &r.at_b] {
+        assert!(
+            side.per_queue.iter().all(|&n| n > 0),
+            "every rx queue receives"
+        );
+        for (&flow, &q) in &side.owner {
+            assert_eq!(q, usize::from(flow) % queues, "rx queue of flow {flow}");
+        }
+    }
     assert_eq!(progs(&a, "v0"), 0, "the program left with the port");
     assert_eq!(progs(&b, "v1"), 0, "the program left with the port");
 }

@@ -109,9 +109,15 @@ pub fn receive(
     flows
 }
 
+/// One receiving side: frames per rx queue, and the rx queue each flow arrived on.
+#[derive(Debug)]
+pub struct Side {
+    pub per_queue: Vec<usize>,
+    pub owner: HashMap<u16, usize>,
+}
+
 /// Checks one receiving side: every frame once, in order per flow, each flow on one queue.
-/// Returns the frames each queue received.
-pub fn check_side(name: &str, t: Traffic, queues: Vec<HashMap<u16, Vec<u32>>>) -> Vec<usize> {
+pub fn check_side(name: &str, t: Traffic, queues: Vec<HashMap<u16, Vec<u32>>>) -> Side {
     let mut owner = HashMap::new();
     let mut total = 0;
     let mut per_queue = Vec::new();
@@ -134,7 +140,7 @@ pub fn check_side(name: &str, t: Traffic, queues: Vec<HashMap<u16, Vec<u32>>>) -
     }
     assert_eq!(total, t.frames as usize, "{name}: frames received");
     assert_eq!(owner.len(), FLOWS as usize);
-    per_queue
+    Side { per_queue, owner }
 }
 
 /// Checks that what `from` sent is what `to` received, with no drops on either.
@@ -150,11 +156,11 @@ pub fn check_counters(from: &PortStats, to: &PortStats, t: Traffic) {
     assert_eq!((s.total_drops(), r.total_drops()), (0, 0), "{s} / {r}");
 }
 
-/// What each side's queues received, per queue.
+/// What each side's queues received.
 #[derive(Debug)]
 pub struct BothWays {
-    pub at_a: Vec<usize>,
-    pub at_b: Vec<usize>,
+    pub at_a: Side,
+    pub at_b: Side,
 }
 
 /// Sends `ta` from port `a` to port `b` and `tb` the other way at once, every tx queue a sender
