@@ -308,6 +308,36 @@ fn af_xdp_without_privileges_says_what_to_do() {
     );
 }
 
+/// Input: a root process without CAP_IPC_LOCK and with a locked-memory limit of 64 KiB opens a
+/// port (whose UMEM is 32 MiB). Output: an error that names the UMEM registration and the limit.
+#[test]
+fn af_xdp_umem_over_the_memlock_limit_says_what_to_do() {
+    if skip_unless_root("af_xdp_umem_over_the_memlock_limit_says_what_to_do") {
+        return;
+    }
+    let (a, _b) = pair("bkxu", 1);
+    let prefix = [
+        "prlimit",
+        "--memlock=65536:65536",
+        "setpriv",
+        "--bounding-set=-ipc_lock",
+        "ip",
+        "netns",
+        "exec",
+        a.name(),
+    ];
+    let (mut c, line) = child(&prefix, "v0");
+    let _ = c.kill();
+    c.wait().unwrap();
+    assert!(
+        line.starts_with("error")
+            && line.contains("register the UMEM")
+            && line.contains("ulimit -l"),
+        "{line}"
+    );
+    assert_eq!(progs(&a, "v0"), 0, "nothing left attached");
+}
+
 /// Input: two queues asked of a veth that has one. Output: an error naming the queue and how many
 /// the interface has; nothing stays attached.
 #[test]
