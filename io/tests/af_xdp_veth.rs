@@ -10,7 +10,10 @@
 //!   passes ARP and ICMP to the host address to the kernel while test frames reach the socket.
 //! - `af_xdp_kill_9_leaves_nothing_attached`: a child process opens a port and is killed with
 //!   SIGKILL; the program goes with it, and a new port attaches exactly one program.
-//! - `af_xdp_replaces_a_legacy_program`, errors, malformed descriptors: see each test.
+//! - `af_xdp_queue_without_a_socket_passes_to_the_kernel`: the redirect's fallback.
+//! - errors (no privileges, UMEM over the memlock limit, missing queue), bad frames on tx: see
+//!   each test. The legacy-program replacement and malformed ring descriptors are unit tests in
+//!   `io/src/backend/af_xdp/mod.rs` (they reach inside the backend).
 
 mod common;
 
@@ -207,6 +210,60 @@ fn af_xdp_mixed_with_af_packet_and_host_ping() {
         "both echo requests reached the socket: {}",
         sa.total()
     );
+}
+
+/// Input: v1 has two rx queues but its AF_XDP port binds only queue 0; v0 sends 100 frames of flow
+/// 0 on tx queue 0 and 100 of flow 1 on tx queue 1; an AF_PACKET socket on v1 watches what the
+/// kernel gets. Output: flow 0 reaches the XDP socket and not the kernel, flow 1 (rx queue 1, no
+/// socket) passes to the kernel and not the XDP socket.
+#[test]
+fn af_xdp_queue_without_a_socket_passes_to_the_kernel() {
+    if skip_unless_root("af_xdp_queue_without_a_socket_passes_to_the_kernel") {
+        return;
+    }
+    let (a, b) = pair("bkxp", 2);
+    let two = AfXdpConfig {
+        queues: 2,
+        ..Default::default()
+    };
+    let tx_port = a.enter(|| af_xdp::open("v0", two)).unwrap().unwrap();
+    let xdp = b
+        .enter(|| af_xdp::open("v1", AfXdpConfig::default()))
+        .unwrap()
+        .unwrap();
+    let kernel = b
+        .enter(|| af_packet::open("v1", AfPacketConfig::default()))
+        .unwrap()
+        .unwrap();
+    let (_, mut tx) = tx_port.split();
+    let pool = Pool::new(PoolConfig::default()).unwrap();
+    let mut burst = Burst::new(32);
+    let mut frame = [0u8; 64];
+    for (q, tx) in tx.iter_mut().enumerate() {
+        for seq in 0..100 {
+            brick_io::testframe::build(&mut frame, q as u16, seq);
+            burst.push(pool.alloc_from(&frame).unwrap()).unwrap();
+            if burst.room() == 0 || seq == 99 {
+                tx.tx_burst(&mut burst);
+            }
+        }
+    }
+    let mut flows_of = |port: brick_io::Port| {
+        let (mut rx, _) = port.split();
+        let mut n = [0usize; 2];
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < deadline {
+            rx[0].rx_burst(&pool, &mut burst);
+            for p in burst.drain() {
+                if let Some((flow, _)) = brick_io::testframe::check(p.data()) {
+                    n[usize::from(flow)] += 1;
+                }
+            }
+        }
+        n
+    };
+    assert_eq!(flows_of(xdp), [100, 0], "the XDP socket of rx queue 0");
+    assert_eq!(flows_of(kernel), [0, 100], "the kernel, for rx queue 1");
 }
 
 /// A child process that holds a port (see `af_xdp_kill_9_leaves_nothing_attached`).
