@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use brick_io::backend::af_packet::{self, AfPacketConfig};
 use brick_io::backend::af_xdp::{self, AfXdpConfig, XdpMode};
 use brick_io::netns::Netns;
-use brick_io::{Burst, Error, Pool, PoolConfig};
+use brick_io::{Burst, DropReason, Error, Pool, PoolConfig};
 use common::{Traffic, skip_unless_root};
 
 const FRAMES: u32 = 1_000_000;
@@ -264,6 +264,52 @@ fn af_xdp_queue_without_a_socket_passes_to_the_kernel() {
     };
     assert_eq!(flows_of(xdp), [100, 0], "the XDP socket of rx queue 0");
     assert_eq!(flows_of(kernel), [0, 100], "the kernel, for rx queue 1");
+}
+
+/// Input: 256 frames sent to a port of 64-entry rings that nobody reads meanwhile. Output: 64
+/// received, the other 192 counted as kernel drops once the queue looks (before blocking).
+#[test]
+fn af_xdp_counts_what_the_kernel_dropped() {
+    if skip_unless_root("af_xdp_counts_what_the_kernel_dropped") {
+        return;
+    }
+    let (a, b) = pair("bkxo", 1);
+    let tx_port = a
+        .enter(|| af_xdp::open("v0", AfXdpConfig::default()))
+        .unwrap()
+        .unwrap();
+    let small = AfXdpConfig {
+        ring_size: 64,
+        ..Default::default()
+    };
+    let rx_port = b.enter(|| af_xdp::open("v1", small)).unwrap().unwrap();
+    let stats = rx_port.stats();
+    let (_, mut tx) = tx_port.split();
+    let (mut rx, _) = rx_port.split();
+    let pool = Pool::new(PoolConfig::default()).unwrap();
+    let mut burst = Burst::new(32);
+    let mut frame = [0u8; 64];
+    for seq in 0..256 {
+        brick_io::testframe::build(&mut frame, 0, seq);
+        burst.push(pool.alloc_from(&frame).unwrap()).unwrap();
+        if burst.room() == 0 {
+            assert_eq!(tx[0].tx_burst(&mut burst), 32);
+        }
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let mut got = 0;
+    loop {
+        let n = rx[0].rx_burst(&pool, &mut burst);
+        burst.clear();
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    rx[0].arm();
+    let s = stats.total();
+    assert_eq!(got, 64, "{s}");
+    assert_eq!(s.drops(DropReason::KernelDrop), 192, "{s}");
 }
 
 /// A child process that holds a port (see `af_xdp_kill_9_leaves_nothing_attached`).

@@ -191,6 +191,7 @@ fn open_queues(
             rx_cons: 0,
             fill_prod: sizes.rx,
             kernel_drops: 0,
+            bursts: 0,
             stats: Arc::default(),
         });
         let first_tx = u64::from(sizes.rx) * FRAME as u64;
@@ -250,11 +251,38 @@ struct AfXdpRx {
     fill_prod: u32,
     /// Kernel drop counters as last read.
     kernel_drops: u64,
+    /// Bursts polled (wrapping), to pace the reads of the kernel's counters.
+    bursts: u32,
     stats: Arc<QueueStats>,
+}
+
+/// Bursts between two reads of the kernel's drop counters by a queue that never idles.
+const KERNEL_STATS_EVERY: u32 = 4096;
+
+impl AfXdpRx {
+    /// Counts what the kernel dropped for this socket (no room on the rx ring, no frame on the
+    /// fill ring) since the last look.
+    #[cold]
+    fn count_kernel_drops(&mut self) {
+        if let Some(st) = self.sock.kernel_stats() {
+            let total = st.rx_dropped + st.rx_ring_full;
+            self.stats.add_drop(
+                DropReason::KernelDrop,
+                total.saturating_sub(self.kernel_drops),
+            );
+            self.kernel_drops = total;
+        }
+    }
 }
 
 impl RxQueue for AfXdpRx {
     fn rx_burst(&mut self, pool: &Pool, burst: &mut Burst) -> usize {
+        // A busy poller never blocks (and never calls `arm`): look at the kernel's drop counters
+        // every KERNEL_STATS_EVERY bursts, one getsockopt, so overload shows up while it lasts.
+        self.bursts = self.bursts.wrapping_add(1);
+        if self.bursts.is_multiple_of(KERNEL_STATS_EVERY) {
+            self.count_kernel_drops();
+        }
         let s = &*self.sock;
         let avail =
             s.rx.producer()
@@ -344,17 +372,9 @@ impl RxQueue for AfXdpRx {
         &self.stats
     }
 
-    /// Before blocking: count what the kernel dropped for this socket (full rx ring, empty fill
-    /// ring) since the last look.
+    /// Before blocking: count what the kernel dropped meanwhile.
     fn arm(&mut self) {
-        if let Some(st) = self.sock.kernel_stats() {
-            let total = st.rx_dropped + st.rx_ring_full;
-            self.stats.add_drop(
-                DropReason::KernelDrop,
-                total.saturating_sub(self.kernel_drops),
-            );
-            self.kernel_drops = total;
-        }
+        self.count_kernel_drops();
     }
 }
 
