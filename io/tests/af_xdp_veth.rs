@@ -441,8 +441,8 @@ fn af_xdp_umem_over_the_memlock_limit_says_what_to_do() {
     assert_eq!(progs(&a, "v0"), 0, "nothing left attached");
 }
 
-/// Input: two queues asked of a veth that has one. Output: an error naming the queue and how many
-/// the interface has; nothing stays attached.
+/// Input: two queues asked of a veth that has one; a missing interface; an MTU above what a UMEM
+/// frame holds. Output: errors naming the cause and the fix; nothing stays attached.
 #[test]
 fn af_xdp_missing_queue_is_named() {
     if skip_unless_root("af_xdp_missing_queue_is_named") {
@@ -466,6 +466,15 @@ fn af_xdp_missing_queue_is_named() {
         .unwrap()
         .unwrap_err();
     assert!(matches!(e, Error::NoSuchInterface(_)), "{e}");
+    // Frames that would not fit a UMEM frame: refused up front, with the fix.
+    a.exec(&["ip", "link", "set", "v0", "mtu", "3000"]).unwrap();
+    let e = a
+        .enter(|| af_xdp::open("v0", AfXdpConfig::default()))
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("MTU 3000") && e.contains("mtu 1500"), "{e}");
+    assert_eq!(progs(&a, "v0"), 0);
 }
 
 /// Input: frames no wire carries (empty, above the MTU) in a burst with a good one. Output: only

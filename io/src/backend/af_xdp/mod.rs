@@ -51,6 +51,9 @@ pub enum ZeroCopy {
     Never,
 }
 
+/// Bytes the kernel keeps in front of a received frame in copy mode (`XDP_PACKET_HEADROOM`).
+const XDP_PACKET_HEADROOM: usize = 256;
+
 /// Shape of an AF_XDP port.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AfXdpConfig {
@@ -156,6 +159,16 @@ fn open_queues(
     }
     let ifindex = sys::ifindex(ifname)?;
     let ctx = |what: &str| format!("af_xdp {ifname}: {what}");
+    // A received frame sits in one UMEM frame behind the kernel's XDP headroom.
+    let mtu = sys::mtu(ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
+    let max_frame = mtu + 14;
+    if max_frame > FRAME - XDP_PACKET_HEADROOM {
+        return Err(Error::Config(ctx(&format!(
+            "MTU {mtu} is above the {} this backend receives (frames of {FRAME} B, no \
+             multi-buffer); lower it with `ip link set {ifname} mtu 1500`",
+            FRAME - XDP_PACKET_HEADROOM - 14
+        ))));
+    }
     let program = bpf::load(&ctx("XDP program"), &cfg.host_ipv4)?;
     let xdp = Arc::new(bpf::attach(
         &format!("af_xdp {ifname}"),
@@ -184,7 +197,6 @@ fn open_queues(
             },
         };
         zero_copy &= sock.zero_copy;
-        let mtu = sys::mtu(ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
         let sock = Arc::new(sock);
         rx.push(AfXdpRx {
             sock: Arc::clone(&sock),
@@ -203,7 +215,7 @@ fn open_queues(
             tx_prod: 0,
             comp_cons: 0,
             free,
-            max_frame: (mtu + 14).min(FRAME),
+            max_frame,
             invalid: 0,
             stats: Arc::default(),
         });
@@ -439,7 +451,7 @@ impl TxQueue for AfXdpTx {
         for p in burst.drain() {
             let data = p.data();
             let tagged = data.len() > 14 && matches!(data[12..14], [0x81, 0x00] | [0x88, 0xa8]);
-            let max = (self.max_frame + if tagged { 4 } else { 0 }).min(FRAME);
+            let max = self.max_frame + if tagged { 4 } else { 0 };
             if let Some(why) = tx_reject(data.len(), max) {
                 drops[why as usize] += 1;
                 continue;
