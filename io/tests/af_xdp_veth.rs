@@ -397,13 +397,18 @@ fn af_xdp_without_privileges_says_what_to_do() {
     if skip_unless_root("af_xdp_without_privileges_says_what_to_do") {
         return;
     }
-    let setpriv = [
+    let (a, _b) = pair("bkxn", 1);
+    let prefix = [
+        "ip",
+        "netns",
+        "exec",
+        a.name(),
         "setpriv",
         "--reuid=65534",
         "--regid=65534",
         "--clear-groups",
     ];
-    let (mut c, line) = child(&setpriv, "lo");
+    let (mut c, line) = child(&prefix, "v0");
     c.wait().unwrap();
     assert!(
         line.starts_with("error") && line.contains("permission denied") && line.contains("CAP_"),
