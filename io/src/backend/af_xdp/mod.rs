@@ -423,6 +423,9 @@ impl AfXdpTx {
         }
         let lo = u64::from(s.sizes.rx) * FRAME as u64;
         let hi = s.umem.len() as u64;
+        // The free list never holds more than the tx frames: a bogus extra completion must not
+        // hand a frame to two descriptors (the tx ring has exactly as many slots).
+        let owned = s.sizes.tx as usize;
         let mut bad = 0;
         for i in 0..n {
             let p = s.comp.slot(self.comp_cons.wrapping_add(i), 8);
@@ -431,7 +434,7 @@ impl AfXdpTx {
             // until we advance the consumer index.
             let addr = unsafe { p.cast::<u64>().read() };
             match frame_of(addr, 0, lo, hi) {
-                Ok(frame) if self.free.len() < self.free.capacity() => self.free.push(frame),
+                Ok(frame) if self.free.len() < owned => self.free.push(frame),
                 _ => bad += 1,
             }
         }
@@ -482,9 +485,12 @@ impl TxQueue for AfXdpTx {
         }
         if sent != 0 {
             s.tx.producer().store(self.tx_prod, Ordering::Release);
-            if s.tx.needs_wakeup() {
-                s.wake_tx();
-            }
+        }
+        // Kick also when nothing new was queued but frames still wait on the ring (a kernel
+        // that sends only part of the ring per call, or an EAGAIN): otherwise no completions come
+        // back, the free list stays empty, and every later burst is dropped as tx_full.
+        if s.tx.consumer().load(Ordering::Acquire) != self.tx_prod && s.tx.needs_wakeup() {
+            s.wake_tx();
         }
         self.stats.add_tx(sent, bytes);
         self.stats.add_drops(&drops);
