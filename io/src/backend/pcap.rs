@@ -50,13 +50,21 @@ pub fn open(rx: Option<&Path>, tx: Option<&Path>, snaplen: u32) -> Result<Port, 
 
 /// Reads frames from a pcap file. At the end of the file (or at a corrupt record, which is counted
 /// as [`DropReason::Rejected`]) it returns no more frames.
-#[derive(Debug)]
 pub struct PcapRx {
     path: String,
-    file: Option<BufReader<File>>,
+    file: Option<BufReader<Box<dyn Read + Send>>>,
     swapped: bool,
     buf: Vec<u8>,
     stats: Arc<QueueStats>,
+}
+
+impl std::fmt::Debug for PcapRx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PcapRx")
+            .field("path", &self.path)
+            .field("done", &self.done())
+            .finish()
+    }
 }
 
 impl PcapRx {
@@ -64,12 +72,19 @@ impl PcapRx {
     #[cold]
     pub fn open(path: &Path) -> Result<Self, Error> {
         let shown = path.display().to_string();
+        let file = File::open(path).map_err(|e| Error::os(format!("open {shown}"), e))?;
+        Self::from_reader(shown, Box::new(file))
+    }
+
+    /// Reads pcap from any byte source (`name` appears in errors) and checks its header.
+    #[cold]
+    pub fn from_reader(name: String, source: Box<dyn Read + Send>) -> Result<Self, Error> {
+        let shown = name;
         let err = |reason: String| Error::Pcap {
             path: shown.clone(),
             reason,
         };
-        let mut file =
-            BufReader::new(File::open(path).map_err(|e| Error::os(format!("open {shown}"), e))?);
+        let mut file = BufReader::new(source);
         let mut hdr = [0u8; 24];
         file.read_exact(&mut hdr)
             .map_err(|e| err(format!("no pcap header ({e})")))?;
