@@ -244,9 +244,12 @@ fn main() -> ExitCode {
 
 fn demo(seconds: f64, size: usize) -> Result<()> {
     let cores = Cores { cores: None }.pair();
+    let placement = match cores {
+        Some((p, c)) => format!("producer on core {p}, consumer on core {c}"),
+        None => "one core: producer and consumer share it".into(),
+    };
     println!(
-        "brick demo: {size} B frames over an in-process mem cable for {seconds} s \
-         (producer and consumer on cores {cores:?})"
+        "brick demo: {size} B frames over an in-process mem cable for {seconds} s ({placement})"
     );
     let r = brick_bench::mem::run(&brick_bench::mem::MemBench {
         size,
@@ -257,7 +260,7 @@ fn demo(seconds: f64, size: usize) -> Result<()> {
         progress: true,
     })?;
     println!(
-        "received {} frames in {:.2} s: {:.2} Mpps, {:.2} Gbit/s ({} dropped at a full ring)",
+        "received {} frames in {:.2} s: {:.2} Mpps, {:.2} Gbit/s ({} frames found the ring full and were dropped)",
         r.rx_packets, r.seconds, r.mpps, r.gbps, r.tx_full
     );
     Ok(())

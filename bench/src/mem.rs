@@ -86,7 +86,14 @@ pub fn run(b: &MemBench) -> Result<MemReport, Error> {
                 k = if k + 1 == templates.len() { 0 } else { k + 1 };
                 let _ = burst.push(p);
             }
-            tx[0].tx_burst(&mut burst);
+            let n = burst.len();
+            if tx[0].tx_burst(&mut burst) < n {
+                // The ring was full: the consumer is the bottleneck. Give it a moment instead of
+                // building frames that can only be dropped.
+                for _ in 0..256 {
+                    std::hint::spin_loop();
+                }
+            }
         }
         Ok(())
     })?;
