@@ -6,13 +6,16 @@
 //!   place through the views; nothing here allocates.
 //! - [`classify`]: the first pass over a received frame: RFC 1812 header validation and martian
 //!   filtering, and the split into forward, punt to the control plane, or drop.
+//! - [`neighbor`]: the ARP cache of the control plane: resolution with a bounded queue of waiting
+//!   packets, aging, and limits an ARP flood cannot exceed. No I/O: it returns what to send.
 //! - [`verdict`]: the values the data path decides ([`DropReason`], [`Punt`]), each a counter.
 //!
-//! The pipeline around them (batched lookup, neighbour table, rewrite, per-port tx), ICMP
-//! generation, ARP and configuration come next (see `docs/architecture.md`).
+//! The pipeline around them (batched lookup, rewrite, per-port tx), ICMP generation, the ARP
+//! responder and configuration come next (see `docs/architecture.md`).
 #![forbid(unsafe_code)]
 
 pub mod classify;
+pub mod neighbor;
 pub mod verdict;
 pub mod wire;
 

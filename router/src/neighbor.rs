@@ -1,0 +1,444 @@
+//! The IPv4 neighbour table (ARP cache) of the control plane: resolution of next hops with a
+//! bounded queue of packets waiting for it, aging, and limits that an ARP flood cannot exceed.
+//!
+//! It does no I/O: every call takes the current time and returns what to send (ARP requests) and
+//! what became of waiting packets, so the same code runs under test with a fake clock.
+//!
+//! States, as in Linux and RFC 1122 2.3.2.1: `Incomplete` (a request is out; packets wait),
+//! `Reachable` (confirmed within `reachable_ms`), `Stale` (usable, re-confirmed on the next use by
+//! a unicast request). An entry unanswered after `max_probes` requests fails: its waiting packets
+//! are handed back for ICMP host unreachable. The table holds at most `max_entries`; when full,
+//! the least recently used stale or failed entry makes room, and a new incomplete entry is refused
+//! rather than evicting a live one, so a scan of unused addresses cannot flush real neighbours.
+//! Information from ARP packets only updates entries that exist, or creates one when the packet
+//! is a request for one of our addresses (RFC 826's merge rule).
+
+use std::collections::{HashMap, VecDeque};
+use std::net::Ipv4Addr;
+
+use crate::wire::ethernet::EthernetAddress;
+
+/// Limits and timers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Most entries in the table.
+    pub max_entries: usize,
+    /// Most packets waiting for one neighbour (Linux bounds the same queue by `unres_qlen_bytes`).
+    pub max_pending: usize,
+    /// How long a confirmed entry stays reachable.
+    pub reachable_ms: u64,
+    /// How long a stale entry is kept without use.
+    pub stale_ms: u64,
+    /// Interval between requests for an incomplete entry.
+    pub retrans_ms: u64,
+    /// Requests sent before an entry fails.
+    pub max_probes: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            max_entries: 4096,
+            max_pending: 16,
+            reachable_ms: 30_000,
+            stale_ms: 600_000,
+            retrans_ms: 1_000,
+            max_probes: 3,
+        }
+    }
+}
+
+/// What a lookup found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lookup {
+    /// Send to this MAC.
+    Mac(EthernetAddress),
+    /// Unknown: the packet waits (if it was given) and a request goes out if `request` is set.
+    Pending {
+        /// Send a broadcast ARP request now.
+        request: bool,
+    },
+    /// Unresolvable now: the table or the neighbour's queue is full, or the neighbour failed.
+    Drop,
+}
+
+/// Something the control plane must do after [`Neighbors::tick`] or an ARP packet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action<P> {
+    /// Broadcast an ARP request for this address (or unicast to the MAC, to re-confirm).
+    Request(Ipv4Addr, Option<EthernetAddress>),
+    /// The neighbour answered: send these waiting packets to its MAC.
+    Send(EthernetAddress, Vec<P>),
+    /// The neighbour never answered: these packets get ICMP host unreachable.
+    Unreachable(Ipv4Addr, Vec<P>),
+}
+
+#[derive(Debug)]
+enum State {
+    Incomplete {
+        next_probe: u64,
+        probes: u32,
+    },
+    Reachable {
+        mac: EthernetAddress,
+        until: u64,
+    },
+    /// `wanted`: used since it went stale, so the next tick re-confirms it with a unicast
+    /// request (Linux's DELAY/PROBE); `probed`: that request is out.
+    Stale {
+        mac: EthernetAddress,
+        wanted: bool,
+        probed: bool,
+    },
+    Failed,
+}
+
+#[derive(Debug)]
+struct Entry<P> {
+    state: State,
+    used: u64,
+    pending: VecDeque<P>,
+}
+
+/// The table; `P` is a waiting packet (an owned frame in the control plane).
+#[derive(Debug)]
+pub struct Neighbors<P> {
+    cfg: Config,
+    entries: HashMap<Ipv4Addr, Entry<P>>,
+    /// Packets refused because a limit was reached; a counter for the operator.
+    pub refused: u64,
+}
+
+impl<P> Neighbors<P> {
+    /// An empty table.
+    pub fn new(cfg: Config) -> Self {
+        Self {
+            cfg,
+            entries: HashMap::new(),
+            refused: 0,
+        }
+    }
+
+    /// Entries in the table.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when empty.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The MAC of `ip` if it is known (reachable or stale), for `brick show neighbors`.
+    pub fn get(&self, ip: Ipv4Addr) -> Option<EthernetAddress> {
+        match self.entries.get(&ip)?.state {
+            State::Reachable { mac, .. } | State::Stale { mac, .. } => Some(mac),
+            _ => None,
+        }
+    }
+
+    /// Makes room for one more entry, evicting the least recently used stale or failed one.
+    fn room(&mut self) -> bool {
+        if self.entries.len() < self.cfg.max_entries {
+            return true;
+        }
+        let victim = self
+            .entries
+            .iter()
+            .filter(|(_, e)| matches!(e.state, State::Stale { .. } | State::Failed))
+            .min_by_key(|(_, e)| e.used)
+            .map(|(ip, _)| *ip);
+        match victim {
+            Some(ip) => {
+                self.entries.remove(&ip);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Resolves `ip` for a packet about to leave; `packet` waits if the MAC is not known yet.
+    pub fn lookup(&mut self, ip: Ipv4Addr, packet: Option<P>, now: u64) -> Lookup {
+        let cfg = self.cfg;
+        if !self.entries.contains_key(&ip) {
+            if !self.room() {
+                self.refused += 1;
+                return Lookup::Drop;
+            }
+            let mut e = Entry {
+                state: State::Incomplete {
+                    next_probe: now + cfg.retrans_ms,
+                    probes: 1,
+                },
+                used: now,
+                pending: VecDeque::new(),
+            };
+            e.pending.extend(packet);
+            self.entries.insert(ip, e);
+            return Lookup::Pending { request: true };
+        }
+        let Some(e) = self.entries.get_mut(&ip) else {
+            return Lookup::Drop;
+        };
+        e.used = now;
+        match e.state {
+            State::Reachable { mac, until } if now < until => Lookup::Mac(mac),
+            State::Reachable { mac, .. } => {
+                e.state = State::Stale {
+                    mac,
+                    wanted: true,
+                    probed: false,
+                };
+                Lookup::Mac(mac)
+            }
+            State::Stale { mac, probed, .. } => {
+                e.state = State::Stale {
+                    mac,
+                    wanted: true,
+                    probed,
+                };
+                Lookup::Mac(mac)
+            }
+            State::Incomplete { .. } => match packet {
+                Some(p) if e.pending.len() < cfg.max_pending => {
+                    e.pending.push_back(p);
+                    Lookup::Pending { request: false }
+                }
+                Some(_) => {
+                    self.refused += 1;
+                    Lookup::Drop
+                }
+                None => Lookup::Pending { request: false },
+            },
+            State::Failed => {
+                // Try again on new traffic, as Linux does once the failed entry is not fresh.
+                e.state = State::Incomplete {
+                    next_probe: now + cfg.retrans_ms,
+                    probes: 1,
+                };
+                e.pending.extend(packet);
+                Lookup::Pending { request: true }
+            }
+        }
+    }
+
+    /// An ARP packet from `ip` at `mac` arrived. `for_us` is true when it is a request for one
+    /// of our addresses (then an entry is created if there is none). Returns the waiting packets
+    /// to send.
+    pub fn learn(
+        &mut self,
+        ip: Ipv4Addr,
+        mac: EthernetAddress,
+        for_us: bool,
+        now: u64,
+    ) -> Option<Action<P>> {
+        if mac.is_multicast() || ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+            return None;
+        }
+        if !self.entries.contains_key(&ip) {
+            if !for_us || !self.room() {
+                return None;
+            }
+            let state = State::Stale {
+                mac,
+                wanted: false,
+                probed: false,
+            };
+            self.entries.insert(
+                ip,
+                Entry {
+                    state,
+                    used: now,
+                    pending: VecDeque::new(),
+                },
+            );
+            return None;
+        }
+        let e = self.entries.get_mut(&ip)?;
+        e.state = State::Reachable {
+            mac,
+            until: now + self.cfg.reachable_ms,
+        };
+        if e.pending.is_empty() {
+            return None;
+        }
+        Some(Action::Send(mac, e.pending.drain(..).collect()))
+    }
+
+    /// Advances timers: retransmits requests, fails unanswered entries, ages out unused ones.
+    pub fn tick(&mut self, now: u64) -> Vec<Action<P>> {
+        let cfg = self.cfg;
+        let mut out = Vec::new();
+        self.entries.retain(|ip, e| match e.state {
+            State::Incomplete { next_probe, probes } if now >= next_probe => {
+                if probes >= cfg.max_probes {
+                    out.push(Action::Unreachable(*ip, e.pending.drain(..).collect()));
+                    e.state = State::Failed;
+                } else {
+                    out.push(Action::Request(*ip, None));
+                    e.state = State::Incomplete {
+                        next_probe: now + cfg.retrans_ms,
+                        probes: probes + 1,
+                    };
+                }
+                true
+            }
+            State::Reachable { mac, until } if now >= until => {
+                e.state = State::Stale {
+                    mac,
+                    wanted: false,
+                    probed: false,
+                };
+                true
+            }
+            State::Stale {
+                mac,
+                wanted,
+                probed,
+            } => {
+                if now.saturating_sub(e.used) >= cfg.stale_ms {
+                    return false;
+                }
+                if wanted && !probed {
+                    out.push(Action::Request(*ip, Some(mac)));
+                    e.state = State::Stale {
+                        mac,
+                        wanted,
+                        probed: true,
+                    };
+                }
+                true
+            }
+            State::Failed => now.saturating_sub(e.used) < cfg.stale_ms,
+            _ => true,
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
+
+    fn ip(n: u8) -> Ipv4Addr {
+        Ipv4Addr::new(198, 19, 0, n)
+    }
+
+    fn table() -> Neighbors<u32> {
+        Neighbors::new(Config {
+            max_entries: 4,
+            max_pending: 2,
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn resolve_queue_answer_release() {
+        let mut t = table();
+        assert_eq!(
+            t.lookup(ip(1), Some(1), 0),
+            Lookup::Pending { request: true }
+        );
+        assert_eq!(
+            t.lookup(ip(1), Some(2), 10),
+            Lookup::Pending { request: false }
+        );
+        assert_eq!(
+            t.lookup(ip(1), Some(3), 20),
+            Lookup::Drop,
+            "queue of 2 is full"
+        );
+        assert_eq!(t.refused, 1);
+        assert_eq!(
+            t.learn(ip(1), MAC, false, 30),
+            Some(Action::Send(MAC, vec![1, 2]))
+        );
+        assert_eq!(t.lookup(ip(1), Some(4), 40), Lookup::Mac(MAC));
+        assert_eq!(t.get(ip(1)), Some(MAC));
+    }
+
+    #[test]
+    fn unanswered_requests_fail_and_hand_back_the_packets() {
+        let mut t = table();
+        t.lookup(ip(2), Some(7), 0);
+        assert_eq!(t.tick(500), vec![]);
+        assert_eq!(t.tick(1000), vec![Action::Request(ip(2), None)]);
+        assert_eq!(t.tick(2000), vec![Action::Request(ip(2), None)]);
+        assert_eq!(t.tick(3000), vec![Action::Unreachable(ip(2), vec![7])]);
+        assert_eq!(t.get(ip(2)), None);
+        assert_eq!(
+            t.lookup(ip(2), Some(8), 4000),
+            Lookup::Pending { request: true },
+            "new traffic retries"
+        );
+    }
+
+    #[test]
+    fn entries_age_from_reachable_to_stale_to_gone() {
+        let mut t = table();
+        t.lookup(ip(3), None, 0);
+        t.learn(ip(3), MAC, false, 0);
+        assert_eq!(
+            t.tick(30_000),
+            vec![],
+            "stale, not used: nothing to confirm"
+        );
+        assert_eq!(t.get(ip(3)), Some(MAC), "stale is still usable");
+        assert_eq!(t.lookup(ip(3), Some(1), 30_001), Lookup::Mac(MAC));
+        assert_eq!(
+            t.tick(30_002),
+            vec![Action::Request(ip(3), Some(MAC))],
+            "a used stale entry is re-confirmed by unicast"
+        );
+        assert_eq!(t.tick(30_003), vec![], "once");
+        t.tick(30_001 + 600_000);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn a_flood_cannot_exceed_the_table_or_evict_live_neighbours() {
+        let mut t = table();
+        for n in 1..=4 {
+            t.lookup(ip(n), None, u64::from(n));
+            t.learn(ip(n), MAC, false, u64::from(n));
+        }
+        // Unsolicited replies and requests not for us create nothing.
+        for n in 10..200 {
+            assert_eq!(t.learn(ip(n), MAC, false, 5), None);
+        }
+        assert_eq!(t.len(), 4);
+        // A scan of unknown destinations cannot push reachable neighbours out.
+        for n in 10..200 {
+            assert_eq!(t.lookup(ip(n), Some(0), 6), Lookup::Drop);
+        }
+        assert_eq!(t.len(), 4);
+        assert!(t.refused >= 190);
+        // Once they are stale, the least recently used makes room.
+        t.tick(30_010);
+        t.lookup(ip(1), None, 30_011);
+        assert_eq!(
+            t.lookup(ip(50), None, 30_012),
+            Lookup::Pending { request: true }
+        );
+        assert_eq!(t.len(), 4);
+        assert_eq!(
+            t.get(ip(2)),
+            None,
+            "the least recently used stale entry went"
+        );
+        assert_eq!(t.get(ip(1)), Some(MAC));
+    }
+
+    #[test]
+    fn requests_for_us_create_entries_and_bogus_senders_are_ignored() {
+        let mut t = table();
+        assert_eq!(t.learn(ip(5), MAC, true, 0), None);
+        assert_eq!(t.get(ip(5)), Some(MAC));
+        assert_eq!(t.tick(1), vec![], "learnt, not used: no probe");
+        assert_eq!(t.learn(Ipv4Addr::BROADCAST, MAC, true, 0), None);
+        assert_eq!(t.learn(ip(6), EthernetAddress::BROADCAST, true, 0), None);
+        assert_eq!(t.len(), 1);
+    }
+}
