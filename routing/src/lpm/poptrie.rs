@@ -7,10 +7,10 @@
 //! popcount of the bitmap below `v`: a node costs 24 bytes and a leaf 2, whatever the fan-out.
 //! With `S = 18`, every IPv4 prefix up to /24 resolves within one node.
 //!
-//! Updates rebuild only the subtrees (one per direct entry) that the changed prefix spans, from
-//! the rule trie, into blocks of two arenas; a block is reused in place when the new subtree fits.
-
-use std::collections::HashMap;
+//! An update rebuilds, from the rule trie, only the deepest node whose slots or children the
+//! changed prefix touches (or the direct entries it spans, for a prefix no longer than `S`).
+//! Each node's children and each node's leaves are a block of an arena with free lists, so a
+//! rebuilt node keeps its place in its parent and its old blocks are recycled.
 
 use super::rules::{NodeId, Rules};
 use super::{Lpm, NO_ROUTE, NextHop, check_nh};
@@ -49,34 +49,13 @@ struct Tables {
     direct: Box<[u32]>,
     nodes: Arena<Node>,
     leaves: Arena<NextHop>,
-    blocks: HashMap<usize, Block>,
-}
-
-/// Where the subtree of one direct entry lives.
-#[derive(Clone, Copy, Debug)]
-struct Block {
-    nodes: Span,
-    leaves: Span,
-}
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Span {
-    start: u32,
-    cap: u32,
 }
 
 /// A growable array handing out blocks, with free lists by power-of-two size class.
 #[derive(Clone, Debug)]
 struct Arena<T> {
     items: Vec<T>,
-    free: Vec<Vec<Span>>,
-}
-
-/// A subtree built on its own, indices relative to its first node and leaf.
-#[derive(Debug, Default)]
-struct Subtree {
-    nodes: Vec<Node>,
-    leaves: Vec<NextHop>,
+    free: Vec<Vec<u32>>,
 }
 
 // ===== impl Poptrie =====
@@ -88,7 +67,6 @@ impl<K: Key, const S: u32> Default for Poptrie<K, S> {
                 direct: vec![LEAF; 1 << S].into_boxed_slice(),
                 nodes: Arena::default(),
                 leaves: Arena::default(),
-                blocks: HashMap::new(),
             },
             rules: Rules::new(),
         }
@@ -101,15 +79,14 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
         let (t, rules) = (&mut self.t, &self.rules);
         let len = u32::from(p.len());
         let first = p.addr().top(S);
+        let (n, best) = rules.descend(p.addr(), p.len().min(S as u8));
         if len > S {
-            let (n, best) = rules.descend(p.addr(), S as u8);
-            return t.set_slot(rules, first, n, best, false);
+            return t.refresh_below(rules, p, (first, S), n, best);
         }
-        let (n, best) = rules.descend(p.addr(), p.len());
         let mut result = Ok(());
         rules.expand(n, S - len, best, &mut |rel, n, best| {
             if result.is_ok() {
-                result = t.set_slot(rules, first + rel, n, best, false);
+                result = t.set_slot(rules, first + rel, n, best);
             }
         });
         result
@@ -177,7 +154,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         self.rules.len()
     }
 
-    /// Builds the rules first, then every subtree once, packed tightly.
+    /// Builds the rules first, then every subtree once.
     fn from_routes(routes: &[(Prefix<K>, NextHop)]) -> Result<Self, Error> {
         let mut p = Self::default();
         for &(prefix, nh) in routes {
@@ -188,7 +165,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         let mut result = Ok(());
         rules.expand(Some(0), S, NO_ROUTE, &mut |slot, n, best| {
             if result.is_ok() {
-                result = t.set_slot(rules, slot, n, best, true);
+                result = t.set_slot(rules, slot, n, best);
             }
         });
         result?;
@@ -215,76 +192,106 @@ impl Tables {
         slot: usize,
         n: Option<NodeId>,
         best: NextHop,
-        tight: bool,
     ) -> Result<(), Error> {
-        let Some(n) = n.filter(|&n| rules.has_children(n)) else {
-            if let Some(b) = self.blocks.remove(&slot) {
-                self.nodes.release(b.nodes);
-                self.leaves.release(b.leaves);
+        let old = self.direct[slot];
+        if old & LEAF == 0 {
+            let root = self.nodes.items[old as usize];
+            self.free_below(root);
+            self.nodes.release(old, 1);
+        }
+        self.direct[slot] = match n.filter(|&n| rules.has_children(n)) {
+            Some(n) => {
+                let root = self.nodes.reserve(1)?;
+                let node = self.build(rules, n, best)?;
+                self.nodes.items[root as usize] = node;
+                root
             }
-            self.direct[slot] = LEAF | u32::from(best);
-            return Ok(());
+            None => LEAF | u32::from(best),
         };
-        let mut sub = Subtree::default();
-        sub.nodes.push(Node::default());
-        sub.fill(rules, 0, n, best);
-        let old = self.blocks.get(&slot).copied();
-        let leaves = self
-            .leaves
-            .place(old.map(|b| b.leaves), &sub.leaves, tight)?;
-        for node in &mut sub.nodes {
-            node.base0 += leaves.start;
-        }
-        let nodes = self
-            .nodes
-            .reserve(old.map(|b| b.nodes), sub.nodes.len(), tight)?;
-        for (dst, node) in self.nodes.items[nodes.start as usize..]
-            .iter_mut()
-            .zip(&sub.nodes)
-        {
-            *dst = Node {
-                base1: node.base1 + nodes.start,
-                ..*node
-            };
-        }
-        self.blocks.insert(slot, Block { nodes, leaves });
-        self.direct[slot] = nodes.start;
         Ok(())
     }
-}
 
-// ===== impl Subtree =====
-
-impl Subtree {
-    /// Fills node `at` from trie node `t` (at the node's depth), `inherited` covering it, then
-    /// its children, which it places contiguously after every node built so far.
-    fn fill<K: Key>(&mut self, rules: &Rules<K>, at: usize, t: NodeId, inherited: NextHop) {
-        let mut node = Node {
-            base0: self.leaves.len() as u32,
-            ..Node::default()
+    /// After the rule of `p` (longer than `S`) changed: walks down the nodes of direct entry
+    /// `slot` of an `S`-bit table (trie node `n`, `best` covering it) to the deepest node that
+    /// must change, and rebuilds that one in place.
+    fn refresh_below<K: Key>(
+        &mut self,
+        rules: &Rules<K>,
+        p: Prefix<K>,
+        (slot, s): (usize, u32),
+        n: Option<NodeId>,
+        best: NextHop,
+    ) -> Result<(), Error> {
+        let Some(mut t) = n.filter(|&n| rules.has_children(n) && self.direct[slot] & LEAF == 0)
+        else {
+            // The entry turns from leaf to subtree or back.
+            return self.set_slot(rules, slot, n, best);
         };
+        let (mut at, mut off, mut inherited) = (self.direct[slot] as usize, s, best);
+        while u32::from(p.len()) > off + 6 {
+            let node = self.nodes.items[at];
+            let bit = 1u64 << p.addr().stride6(off);
+            let (below, below_best) =
+                rules.descend_from(t, p.addr(), off as u8, off as u8 + 6, inherited);
+            match below.filter(|&b| rules.has_children(b)) {
+                Some(b) if node.vector & bit != 0 => {
+                    let below_v = node.vector & (bit << 1).wrapping_sub(1);
+                    at = node.base1 as usize + below_v.count_ones() as usize - 1;
+                    (t, off, inherited) = (b, off + 6, below_best);
+                }
+                // The node gains or loses a child: rebuild it.
+                _ => break,
+            }
+        }
+        let old = self.nodes.items[at];
+        self.free_below(old);
+        self.nodes.items[at] = self.build(rules, t, inherited)?;
+        Ok(())
+    }
+
+    /// Builds the node of trie node `t` (at a node boundary), `inherited` covering it: its
+    /// leaves, then its children, each group in a block of its own.
+    fn build<K: Key>(
+        &mut self,
+        rules: &Rules<K>,
+        t: NodeId,
+        inherited: NextHop,
+    ) -> Result<Node, Error> {
+        let mut node = Node::default();
         let mut kids = [(0, NO_ROUTE); 64];
         let mut nkids = 0;
-        let mut last = None;
+        let mut leaves = [NO_ROUTE; 64];
+        let mut nleaves = 0;
         rules.expand(Some(t), 6, inherited, &mut |slot, n, best| match n {
             Some(n) if rules.has_children(n) => {
                 node.vector |= 1 << slot;
                 kids[nkids] = (n, best);
                 nkids += 1;
             }
-            _ if last != Some(best) => {
+            _ if nleaves == 0 || leaves[nleaves - 1] != best => {
                 node.leafvec |= 1 << slot;
-                self.leaves.push(best);
-                last = Some(best);
+                leaves[nleaves] = best;
+                nleaves += 1;
             }
             _ => {}
         });
-        node.base1 = self.nodes.len() as u32;
-        self.nodes.resize(self.nodes.len() + nkids, Node::default());
-        self.nodes[at] = node;
+        node.base0 = self.leaves.place(&leaves[..nleaves])?;
+        node.base1 = self.nodes.reserve(nkids)?;
         for (k, &(n, best)) in kids[..nkids].iter().enumerate() {
-            self.fill(rules, node.base1 as usize + k, n, best);
+            let child = self.build(rules, n, best)?;
+            self.nodes.items[node.base1 as usize + k] = child;
         }
+        Ok(node)
+    }
+
+    /// Recycles the blocks below `node`: its leaves and, recursively, its children.
+    fn free_below(&mut self, node: Node) {
+        let kids = node.vector.count_ones();
+        for k in 0..kids {
+            self.free_below(self.nodes.items[(node.base1 + k) as usize]);
+        }
+        self.nodes.release(node.base1, kids);
+        self.leaves.release(node.base0, node.leafvec.count_ones());
     }
 }
 
@@ -300,46 +307,67 @@ impl<T> Default for Arena<T> {
 }
 
 impl<T: Copy + Default> Arena<T> {
-    /// A block of at least `len` items: `old` if it is big enough, else a free or new block (of
-    /// exactly `len` when `tight`, else rounded up to a power of two to absorb later growth).
-    fn reserve(&mut self, old: Option<Span>, len: usize, tight: bool) -> Result<Span, Error> {
-        if let Some(old) = old {
-            if old.cap as usize >= len {
-                return Ok(old);
-            }
-            self.release(old);
-        }
+    /// The start of a block for `len` items. Blocks are powers of two, so that a freed block
+    /// fits the next request of its size exactly: one comes from the free list of that size, or
+    /// is new.
+    fn reserve(&mut self, len: usize) -> Result<u32, Error> {
         if len == 0 {
-            return Ok(Span::default());
+            return Ok(0);
         }
         let class = len.next_power_of_two().trailing_zeros() as usize;
-        if let Some(span) = self.free.get_mut(class).and_then(Vec::pop) {
-            return Ok(span);
+        if let Some(start) = self.free.get_mut(class).and_then(Vec::pop) {
+            return Ok(start);
         }
-        let cap = if tight { len } else { 1 << class };
+        let cap = 1 << class;
         let start = u32::try_from(self.items.len())
             .ok()
             .filter(|s| s.checked_add(cap as u32).is_some_and(|end| end < LEAF))
             .ok_or(Error::TableFull("poptrie arena"))?;
         self.items.resize(self.items.len() + cap, T::default());
-        Ok(Span {
-            start,
-            cap: cap as u32,
-        })
+        Ok(start)
     }
 
     /// Reserves a block and copies `data` into it.
-    fn place(&mut self, old: Option<Span>, data: &[T], tight: bool) -> Result<Span, Error> {
-        let span = self.reserve(old, data.len(), tight)?;
-        let at = span.start as usize;
+    fn place(&mut self, data: &[T]) -> Result<u32, Error> {
+        let start = self.reserve(data.len())?;
+        let at = start as usize;
         self.items[at..at + data.len()].copy_from_slice(data);
-        Ok(span)
+        Ok(start)
     }
 
-    /// Returns a block to the free list of the largest class it can serve.
-    fn release(&mut self, span: Span) {
-        if span.cap > 0 {
-            self.free[span.cap.ilog2() as usize].push(span);
+    /// Returns the block of `len` items at `start` to the free list of its size.
+    fn release(&mut self, start: u32, len: u32) {
+        if len > 0 {
+            self.free[len.next_power_of_two().trailing_zeros() as usize].push(start);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn churn_recycles_blocks() {
+        let mut t = Poptrie4::default();
+        let base: Vec<Prefix<u32>> = (0..64)
+            .map(|i| Prefix::new(0x0a00_0000 | i << 8, 24).unwrap())
+            .collect();
+        for &p in &base {
+            t.insert(p, 1).unwrap();
+        }
+        let deep = Prefix::new(0x0a00_0110, 28).unwrap();
+        let mut sizes = Vec::new();
+        for round in 0..1000u16 {
+            t.insert(deep, round % 7 + 2).unwrap();
+            t.insert(base[usize::from(round % 64)], round % 5 + 1)
+                .unwrap();
+            assert_eq!(t.lookup(0x0a00_0111), round % 7 + 2);
+            t.remove(deep).unwrap();
+            assert_eq!(t.lookup(0x0a00_0111), t.lookup(0x0a00_0101));
+            sizes.push(t.lookup_bytes());
+        }
+        // Sizes settle once every block size in use has been freed once.
+        assert_eq!(sizes[200], sizes[999], "the arenas grew under churn");
     }
 }

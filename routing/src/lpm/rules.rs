@@ -90,9 +90,19 @@ impl<K: Key> Rules<K> {
     /// Walks from the root along `key` for `depth` bits. Returns the node reached (if the trie
     /// goes that deep) and the next hop of the longest prefix of length `<= depth` on the way.
     pub(crate) fn descend(&self, key: K, depth: u8) -> (Option<NodeId>, NextHop) {
-        let mut n = 0;
-        let mut best = self.nodes[0].nh;
-        for i in 0..depth {
+        self.descend_from(0, key, 0, depth, self.nodes[0].nh)
+    }
+
+    /// Like [`Rules::descend`], from node `n` at depth `from` with `best` covering it so far.
+    pub(crate) fn descend_from(
+        &self,
+        mut n: NodeId,
+        key: K,
+        from: u8,
+        depth: u8,
+        mut best: NextHop,
+    ) -> (Option<NodeId>, NextHop) {
+        for i in from..depth {
             n = self.nodes[n as usize].child[key.bit(i)];
             if n == 0 {
                 return (None, best);
