@@ -243,7 +243,10 @@ fn update_plan<K: Key>(routes: &[(Prefix<K>, NextHop)]) -> Vec<(Prefix<K>, Optio
         .collect()
 }
 
-fn time_updates<K: Key, T: Contender<K>>(table: &mut T, routes: &[(Prefix<K>, NextHop)]) -> f64 {
+fn time_updates<K: BenchKey, T: Contender<K>>(
+    table: &mut T,
+    routes: &[(Prefix<K>, NextHop)],
+) -> f64 {
     let plan = update_plan(routes);
     let start = Instant::now();
     for &(p, nh) in &plan {
@@ -287,7 +290,7 @@ impl Rng {
 // ===== keys and contenders =====
 
 /// What the benchmark needs of an address beyond [`Key`].
-trait BenchKey: Key + num_traits::PrimInt + num_traits::Unsigned {
+trait BenchKey: Key + num_traits::PrimInt + num_traits::Unsigned + num_traits::CheckedShr {
     fn random(rng: &mut Rng) -> Self;
     fn host_mask(len: u8) -> Self;
     fn ip(self) -> IpAddr;

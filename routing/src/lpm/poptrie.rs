@@ -16,6 +16,9 @@ use super::rules::{NodeId, Rules};
 use super::{Lpm, NO_ROUTE, NextHop, check_nh};
 use crate::{Error, Key, Prefix};
 
+/// Keys looked up in lockstep by [`Lpm::lookup_batch`].
+const LANES: usize = 32;
+
 /// A direct entry with this bit is a leaf (next hop in the low 16 bits); otherwise it is the
 /// index of a subtree's root node.
 const LEAF: u32 = 1 << 31;
@@ -92,7 +95,7 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
         result
     }
 
-    /// Looks up one key; the body shared by [`Lpm::lookup`] and the batch.
+    /// Looks up one key.
     #[inline(always)]
     fn find(&self, key: K) -> NextHop {
         let d = self.t.direct.get(key.top(S)).copied().unwrap_or(LEAF);
@@ -115,6 +118,53 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
             }
             i = (n.base1 as usize + (n.vector & below).count_ones() as usize).wrapping_sub(1);
             off += 6;
+        }
+    }
+
+    /// Looks up to [`LANES`] keys in lockstep, one trie level per pass over all of them. Within
+    /// a pass the lanes are independent, so their memory accesses overlap; and there is no
+    /// branch on the data: a lane already at a leaf reads the dummy node 0 and keeps its value.
+    #[inline(always)]
+    fn lanes(&self, keys: &[K], out: &mut [NextHop]) {
+        let n = keys.len().min(out.len()).min(LANES);
+        let (nodes, leaves) = (&self.t.nodes.items, &self.t.leaves.items);
+        let last_leaf = leaves.len().saturating_sub(1);
+        let mut d = [LEAF; LANES];
+        let mut inner = 0;
+        for (d, k) in d.iter_mut().zip(&keys[..n]) {
+            *d = self.t.direct.get(k.top(S)).copied().unwrap_or(LEAF);
+            inner |= !*d;
+        }
+        let mut off = S;
+        // Bounded by the address length, whatever the table holds.
+        while inner & LEAF != 0 && off < u32::from(K::BITS) {
+            inner = 0;
+            for (d, k) in d.iter_mut().zip(&keys[..n]) {
+                let cur = *d;
+                let done = cur & LEAF != 0;
+                let node = nodes
+                    .get(if done { 0 } else { cur as usize })
+                    .copied()
+                    .unwrap_or_default();
+                let bit = 1u64 << k.stride6(off);
+                let below = (bit << 1).wrapping_sub(1);
+                let child = (node.base1 + (node.vector & below).count_ones()).wrapping_sub(1);
+                let at = (node.base0 as usize + (node.leafvec & below).count_ones() as usize)
+                    .wrapping_sub(1)
+                    .min(last_leaf);
+                let leaf = LEAF | u32::from(leaves.get(at).copied().unwrap_or(NO_ROUTE));
+                let next = if node.vector & bit != 0 { child } else { leaf };
+                *d = if done { cur } else { next };
+                inner |= !*d;
+            }
+            off += 6;
+        }
+        for (o, d) in out[..n].iter_mut().zip(&d) {
+            *o = if d & LEAF != 0 {
+                *d as NextHop
+            } else {
+                NO_ROUTE
+            };
         }
     }
 }
@@ -145,8 +195,8 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
 
     #[inline]
     fn lookup_batch(&self, keys: &[K], out: &mut [NextHop]) {
-        for (k, o) in keys.iter().zip(out.iter_mut()) {
-            *o = self.find(*k);
+        for (keys, out) in keys.chunks(LANES).zip(out.chunks_mut(LANES)) {
+            self.lanes(keys, out);
         }
     }
 
@@ -297,10 +347,11 @@ impl Tables {
 
 // ===== impl Arena =====
 
-impl<T> Default for Arena<T> {
+impl<T: Default + Clone> Default for Arena<T> {
     fn default() -> Self {
         Arena {
-            items: Vec::new(),
+            // Item 0 is a dummy that lookups may read but no block holds.
+            items: vec![T::default()],
             free: (0..32).map(|_| Vec::new()).collect(),
         }
     }
