@@ -54,11 +54,16 @@ struct Tables {
     leaves: Arena<NextHop>,
 }
 
-/// A growable array handing out blocks, with free lists by power-of-two size class.
+/// A growable array handing out blocks, with free lists by power-of-two size class. A block
+/// keeps its class for life, so freed blocks always fit the requests of their class again.
 #[derive(Clone, Debug)]
 struct Arena<T> {
     items: Vec<T>,
+    /// Class of the block starting at each index (meaningless elsewhere).
+    class: Vec<u8>,
     free: Vec<Vec<u32>>,
+    /// New blocks get exactly the size asked (a full build) rather than a power of two.
+    tight: bool,
 }
 
 // ===== impl Poptrie =====
@@ -212,6 +217,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
             p.rules.insert(prefix, nh)?;
         }
         let (t, rules) = (&mut p.t, &p.rules);
+        (t.nodes.tight, t.leaves.tight) = (true, true);
         let mut result = Ok(());
         rules.expand(Some(0), S, NO_ROUTE, &mut |slot, n, best| {
             if result.is_ok() {
@@ -219,6 +225,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
             }
         });
         result?;
+        (t.nodes.tight, t.leaves.tight) = (false, false);
         p.t.nodes.items.shrink_to_fit();
         p.t.leaves.items.shrink_to_fit();
         Ok(p)
@@ -293,10 +300,85 @@ impl Tables {
                 _ => break,
             }
         }
+        if u32::from(p.len()) <= off + 6 && self.patch(rules, p, at, (t, off), inherited)? {
+            return Ok(());
+        }
         let old = self.nodes.items[at];
         self.free_below(old);
         self.nodes.items[at] = self.build(rules, t, inherited)?;
         Ok(())
+    }
+
+    /// Rewrites only the slots prefix `p` spans in node `at` (trie node `t` at depth `off`,
+    /// `inherited` covering it), when none of them turns from leaf to child or back: their leaf
+    /// values, the node's leaf runs, and the children below them, which inherit from `p`.
+    /// Returns false, having changed nothing, when the node's shape changes.
+    fn patch<K: Key>(
+        &mut self,
+        rules: &Rules<K>,
+        p: Prefix<K>,
+        at: usize,
+        (t, off): (NodeId, u32),
+        inherited: NextHop,
+    ) -> Result<bool, Error> {
+        let node = self.nodes.items[at];
+        let width = off + 6 - u32::from(p.len());
+        // Host bits are zero: the stride holds the first slot of the span.
+        let first = p.addr().stride6(off);
+        let (pn, best) = rules.descend_from(t, p.addr(), off as u8, p.len(), inherited);
+        let mut slots = [NO_ROUTE; 64];
+        let (mut run, mut value) = (node.base0 as usize, NO_ROUTE);
+        for (s, slot) in slots.iter_mut().enumerate() {
+            if node.leafvec >> s & 1 != 0 {
+                value = self.leaves.items[run];
+                run += 1;
+            }
+            *slot = value;
+        }
+        let (mut kids, mut nkids, mut reshaped) = ([(0, 0, NO_ROUTE); 64], 0, false);
+        rules.expand(pn, width, best, &mut |rel, n, best| {
+            let s = first + rel;
+            match n.filter(|&n| rules.has_children(n)) {
+                Some(c) if node.vector >> s & 1 != 0 => {
+                    kids[nkids] = (s, c, best);
+                    nkids += 1;
+                }
+                None if node.vector >> s & 1 == 0 => slots[s] = best,
+                _ => reshaped = true,
+            }
+        });
+        if reshaped {
+            return Ok(false);
+        }
+        for &(s, c, best) in &kids[..nkids] {
+            let below = node.vector & (2u64 << s).wrapping_sub(1);
+            let i = (node.base1 + below.count_ones() - 1) as usize;
+            let old = self.nodes.items[i];
+            self.free_below(old);
+            self.nodes.items[i] = self.build(rules, c, best)?;
+        }
+        let (mut leaves, mut nleaves, mut leafvec) = ([NO_ROUTE; 64], 0, 0u64);
+        for (s, &v) in slots.iter().enumerate() {
+            if node.vector >> s & 1 == 0 && (nleaves == 0 || leaves[nleaves - 1] != v) {
+                leafvec |= 1 << s;
+                leaves[nleaves] = v;
+                nleaves += 1;
+            }
+        }
+        let base0 = if leafvec.count_ones() == node.leafvec.count_ones() {
+            let at = node.base0 as usize;
+            self.leaves.items[at..at + nleaves].copy_from_slice(&leaves[..nleaves]);
+            node.base0
+        } else {
+            self.leaves.release(node.base0, node.leafvec.count_ones());
+            self.leaves.place(&leaves[..nleaves])?
+        };
+        self.nodes.items[at] = Node {
+            leafvec,
+            base0,
+            ..node
+        };
+        Ok(true)
     }
 
     /// Builds the node of trie node `t` (at a node boundary), `inherited` covering it: its
@@ -352,15 +434,16 @@ impl<T: Default + Clone> Default for Arena<T> {
         Arena {
             // Item 0 is a dummy that lookups may read but no block holds.
             items: vec![T::default()],
+            class: vec![0],
             free: (0..32).map(|_| Vec::new()).collect(),
+            tight: false,
         }
     }
 }
 
 impl<T: Copy + Default> Arena<T> {
-    /// The start of a block for `len` items. Blocks are powers of two, so that a freed block
-    /// fits the next request of its size exactly: one comes from the free list of that size, or
-    /// is new.
+    /// The start of a block for `len` items: from the free list of its class (the power of two
+    /// at or above `len`), else new.
     fn reserve(&mut self, len: usize) -> Result<u32, Error> {
         if len == 0 {
             return Ok(0);
@@ -369,12 +452,19 @@ impl<T: Copy + Default> Arena<T> {
         if let Some(start) = self.free.get_mut(class).and_then(Vec::pop) {
             return Ok(start);
         }
-        let cap = 1 << class;
+        // A tight block serves the class below its size when recycled.
+        let (cap, class) = if self.tight {
+            (len, len.ilog2() as u8)
+        } else {
+            (1 << class, class as u8)
+        };
         let start = u32::try_from(self.items.len())
             .ok()
             .filter(|s| s.checked_add(cap as u32).is_some_and(|end| end < LEAF))
             .ok_or(Error::TableFull("poptrie arena"))?;
         self.items.resize(self.items.len() + cap, T::default());
+        self.class.resize(self.items.len(), 0);
+        self.class[start as usize] = class;
         Ok(start)
     }
 
@@ -386,10 +476,11 @@ impl<T: Copy + Default> Arena<T> {
         Ok(start)
     }
 
-    /// Returns the block of `len` items at `start` to the free list of its size.
+    /// Returns the block at `start`, which holds `len` items, to the free list of its class.
     fn release(&mut self, start: u32, len: u32) {
         if len > 0 {
-            self.free[len.next_power_of_two().trailing_zeros() as usize].push(start);
+            let class = self.class[start as usize];
+            self.free[usize::from(class)].push(start);
         }
     }
 }

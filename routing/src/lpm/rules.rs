@@ -61,22 +61,22 @@ impl<K: Key> Rules<K> {
 
     /// Removes `p`, pruning nodes left with neither route nor child.
     pub(crate) fn remove(&mut self, p: Prefix<K>) -> Option<NextHop> {
-        let mut path = Vec::with_capacity(usize::from(p.len()) + 1);
+        // The path from the root, without allocating: at most 129 nodes.
+        let mut path = [0; 129];
         let mut n = 0;
-        path.push(n);
         for i in 0..p.len() {
             n = self.nodes[n as usize].child[p.addr().bit(i)];
             if n == 0 {
                 return None;
             }
-            path.push(n);
+            path[usize::from(i) + 1] = n;
         }
         let old = std::mem::replace(&mut self.nodes[n as usize].nh, NO_ROUTE);
         if old == NO_ROUTE {
             return None;
         }
         self.len -= 1;
-        for i in (1..path.len()).rev() {
+        for i in (1..=usize::from(p.len())).rev() {
             let node = self.nodes[path[i] as usize];
             if node.nh != NO_ROUTE || node.child != [0, 0] {
                 break;
