@@ -132,6 +132,10 @@ impl<K: Key> Prefix<K> {
     }
 
     /// The length in bits.
+    #[expect(
+        clippy::len_without_is_empty,
+        reason = "a prefix length, not a collection size"
+    )]
     pub fn len(self) -> u8 {
         self.len
     }

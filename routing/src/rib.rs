@@ -11,6 +11,12 @@ use crate::fib::{Gateway, Update};
 use crate::lpm::{NO_ROUTE, NextHop};
 use crate::{Error, Key, Prefix};
 
+/// Installed routes: prefix and next hop.
+pub type Routes<K> = Vec<(Prefix<K>, NextHop)>;
+
+/// Next-hop groups: entry `i` holds the paths of next hop `i`.
+pub type Groups<K> = Vec<Vec<Gateway<K>>>;
+
 /// Most paths in an ECMP group.
 pub const MAX_PATHS: usize = 64;
 
@@ -133,7 +139,7 @@ impl<K: Key> Rib<K> {
 
     /// Everything a FIB built from scratch needs: the installed routes and the groups (index
     /// `i` of the list is next hop `i`).
-    pub fn snapshot(&self) -> (Vec<(Prefix<K>, NextHop)>, Vec<Vec<Gateway<K>>>) {
+    pub fn snapshot(&self) -> (Routes<K>, Groups<K>) {
         let mut routes: Vec<_> = self.installed.iter().map(|(p, nh)| (*p, *nh)).collect();
         routes.sort_unstable();
         (routes, self.members.clone())
@@ -216,5 +222,134 @@ impl<K: Key> Rib<K> {
                 self.free_ids.push(nh);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Fib, Key, Lpm, Poptrie4, Reference};
+
+    fn p(s: &str) -> Prefix<u32> {
+        s.parse().unwrap()
+    }
+
+    fn gw(port: u16) -> Gateway<u32> {
+        Gateway {
+            port,
+            addr: 0xc000_0200 | u32::from(port),
+        }
+    }
+
+    #[test]
+    fn distance_then_metric_then_source() {
+        let mut rib = Rib::default();
+        let net = p("10.0.0.0/8");
+        let rip = rib
+            .add(net, Route::new(Source::Rip, 1, vec![gw(1)]))
+            .unwrap();
+        assert_eq!(rip, [Update::Group(1, vec![gw(1)]), Update::Route(net, 1)]);
+        // OSPF's distance (110) beats RIP's (120) whatever the metrics.
+        let ospf = rib
+            .add(net, Route::new(Source::Ospf, 500, vec![gw(2)]))
+            .unwrap();
+        assert_eq!(ospf, [Update::Group(2, vec![gw(2)]), Update::Route(net, 2)]);
+        // A worse OSPF metric from the same source replaces the route; still better than RIP.
+        assert_eq!(
+            rib.add(net, Route::new(Source::Ospf, 900, vec![gw(2)]))
+                .unwrap(),
+            []
+        );
+        // Withdrawing OSPF falls back to RIP. Only installed routes hold groups, so RIP's group
+        // was freed when OSPF won, and comes back (in the free index 1) before the route.
+        assert_eq!(
+            rib.withdraw(net, Source::Ospf).unwrap(),
+            [Update::Group(1, vec![gw(1)]), Update::Route(net, 1)]
+        );
+        assert_eq!(
+            rib.withdraw(net, Source::Rip).unwrap(),
+            [Update::Withdraw(net)]
+        );
+        assert!(rib.is_empty());
+        assert_eq!(rib.withdraw(net, Source::Rip).unwrap(), []);
+        // Equal distance and metric: the source order decides.
+        let mut a = Route::new(Source::Rip, 5, vec![gw(3)]);
+        a.distance = 110;
+        rib.add(net, a).unwrap();
+        rib.add(net, Route::new(Source::Ospf, 5, vec![gw(4)]))
+            .unwrap();
+        assert_eq!(rib.best(net).unwrap().source, Source::Ospf);
+    }
+
+    #[test]
+    fn ecmp_groups_are_shared_and_freed() {
+        let mut rib = Rib::default();
+        let paths = vec![gw(2), gw(1), gw(2)];
+        let a = rib
+            .add(
+                p("10.0.0.0/8"),
+                Route::new(Source::Static, 0, paths.clone()),
+            )
+            .unwrap();
+        assert_eq!(a[0], Update::Group(1, vec![gw(1), gw(2)]));
+        let b = rib
+            .add(p("11.0.0.0/8"), Route::new(Source::Static, 0, paths))
+            .unwrap();
+        assert_eq!(b, [Update::Route(p("11.0.0.0/8"), 1)]);
+        rib.withdraw(p("10.0.0.0/8"), Source::Static).unwrap();
+        rib.withdraw(p("11.0.0.0/8"), Source::Static).unwrap();
+        // Group 1 is free again: the next new group reuses it.
+        let c = rib
+            .add(p("12.0.0.0/8"), Route::new(Source::Static, 0, vec![gw(9)]))
+            .unwrap();
+        assert_eq!(c[0], Update::Group(1, vec![gw(9)]));
+        let too_many: Vec<_> = (0..=MAX_PATHS as u16).map(gw).collect();
+        assert!(
+            rib.add(p("13.0.0.0/8"), Route::new(Source::Static, 0, too_many))
+                .is_err()
+        );
+        assert!(
+            rib.add(p("13.0.0.0/8"), Route::new(Source::Static, 0, vec![]))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn changes_keep_a_published_fib_equal_to_a_fresh_build() {
+        let mut rib = Rib::default();
+        let (mut writer, reader) = Fib::new(Poptrie4::default(), Vec::new()).publish();
+        let mut x = 0x1234_5678u32;
+        let sources = [Source::Connected, Source::Static, Source::Ospf, Source::Rip];
+        for step in 0..3000u32 {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            let len = 8 + (x % 17) as u8;
+            let net = Prefix::new(0x0a00_0000 | (x & 0x00ff_ff00) & u32::mask(len), len).unwrap();
+            let source = sources[(x >> 28) as usize % 4];
+            let changes = if step % 3 == 0 {
+                rib.withdraw(net, source).unwrap()
+            } else {
+                let paths = (0..1 + x % 3)
+                    .map(|i| gw((x >> 8) as u16 % 4 + i as u16))
+                    .collect();
+                rib.add(net, Route::new(source, x >> 29, paths)).unwrap()
+            };
+            writer.apply(changes).unwrap();
+        }
+        let (routes, groups) = rib.snapshot();
+        let fresh = Reference::from_routes(&routes).unwrap();
+        let fib = reader.load();
+        for k in (0..1 << 24).step_by(97).map(|i| 0x0a00_0000 | i) {
+            let nh = fib.lookup(k);
+            assert_eq!(nh, fresh.lookup(k), "{k:x}");
+            let group = &groups[usize::from(nh)];
+            for hash in [0, k, u32::MAX] {
+                let path = fib.path(nh, hash);
+                assert_eq!(path.is_some(), !group.is_empty(), "{k:x}");
+                assert!(path.is_none_or(|g| group.contains(g)), "{k:x}");
+            }
+        }
+        assert_eq!(fib.lpm().len(), routes.len());
     }
 }
