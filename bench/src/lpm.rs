@@ -493,3 +493,36 @@ impl<K: BenchKey> Contender<K> for IpNetworkTable<NextHop> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use brick_routing::{NO_ROUTE, Reference};
+
+    use super::*;
+
+    #[test]
+    fn options_parse() {
+        assert_eq!("v6".parse::<Family>(), Ok(Family::V6));
+        assert_eq!("inside".parse::<Keys>(), Ok(Keys::Inside));
+        assert!("v5".parse::<Family>().is_err());
+        assert!("all".parse::<Keys>().is_err());
+    }
+
+    #[test]
+    fn inside_keys_hit_a_route_and_plans_stay_in_the_table() {
+        let routes: Vec<(Prefix<u32>, NextHop)> = ["10.0.0.0/8", "192.0.2.0/24", "203.0.113.7/32"]
+            .iter()
+            .map(|p| (p.parse().unwrap(), 1))
+            .collect();
+        let table = Reference::from_routes(&routes).unwrap();
+        assert!(
+            make_keys(&routes, Keys::Inside)
+                .iter()
+                .all(|&k| table.lookup(k) != NO_ROUTE)
+        );
+        let plan = update_plan(&routes);
+        assert_eq!(plan.len(), UPDATES);
+        assert!(plan.iter().all(|(p, _)| routes.iter().any(|(q, _)| q == p)));
+        assert!(plan.iter().any(|(_, nh)| nh.is_none()));
+    }
+}
