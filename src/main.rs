@@ -103,6 +103,22 @@ enum BenchCmd {
         #[command(flatten)]
         cores: Cores,
     },
+    /// LPM lookups on a route table, one core, bursts of 32: our Poptrie beside our DIR-24-8,
+    /// prefix-trie and ip_network_table. One JSON line per table, ours last.
+    Lpm {
+        /// Route file, `prefix/len next-hop` per line, gzip accepted.
+        #[arg(long)]
+        table: std::path::PathBuf,
+        /// Address family of the table: v4 or v6.
+        #[arg(long, default_value = "v4")]
+        family: brick_bench::lpm::Family,
+        /// Keys: random (uniform) or inside (inside a random prefix of the table).
+        #[arg(long, default_value = "random")]
+        keys: brick_bench::lpm::Keys,
+        /// Seconds of lookups per table.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
     /// The mem cable's SPSC ring beside crossbeam's ArrayQueue, 64 B frames, bursts of 32.
     Ring {
         /// Seconds to measure each queue.
@@ -332,6 +348,20 @@ fn bench(b: BenchCmd) -> Result<()> {
                 r.mpps, r.gbps
             );
             brick_bench::print_json(&r);
+        }
+        BenchCmd::Lpm {
+            table,
+            family,
+            keys,
+            seconds,
+        } => {
+            let reports = brick_bench::lpm::run(&brick_bench::lpm::LpmBench {
+                table,
+                family,
+                keys,
+                seconds,
+            })?;
+            reports.iter().for_each(brick_bench::print_json);
         }
         BenchCmd::Ring { seconds, cores } => {
             let r = brick_bench::ring::run(seconds, cores.pair())?;

@@ -4,6 +4,7 @@
 //! - [`traffic`]: the traffic generator and receiver (TOML profiles, pacing, loss, reordering,
 //!   latency).
 //! - [`genrate`]: the generator's rate per core on mem ports and on veth, beside trafgen.
+//! - [`lpm`]: LPM lookups, build and updates on a real table, ours beside DIR-24-8 and crates.
 //! - [`mem`]: mem cable throughput, one producer core to one consumer core.
 //! - [`rfc2544`]: RFC 2544 throughput, latency and loss-rate tests against any device under test.
 //! - [`xdp`]: AF_XDP ports beside AF_PACKET ports on one veth pair, as a ratio.
@@ -14,6 +15,7 @@ pub use error::Error;
 
 mod error;
 pub mod genrate;
+pub mod lpm;
 pub mod mem;
 pub mod rfc2544;
 pub mod ring;
