@@ -1,6 +1,8 @@
 //! Measuring Brick. Every benchmark prints its figures and ends with one JSON line, so scripts and
 //! docs/benchmarks.md can quote the same numbers.
 //!
+//! - [`demo`]: the embedded demo: a router node between two mem cables with a generated table of
+//!   Internet shape and traffic through it.
 //! - [`traffic`]: the traffic generator and receiver (TOML profiles, pacing, loss, reordering,
 //!   latency).
 //! - [`genrate`]: the generator's rate per core on mem ports and on veth, beside trafgen.
@@ -13,6 +15,7 @@
 
 pub use error::Error;
 
+pub mod demo;
 mod error;
 pub mod genrate;
 pub mod lpm;

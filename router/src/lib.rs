@@ -8,14 +8,17 @@
 //!   filtering, and the split into forward, punt to the control plane, or drop.
 //! - [`neighbor`]: the ARP cache of the control plane: resolution with a bounded queue of waiting
 //!   packets, aging, and limits an ARP flood cannot exceed. No I/O: it returns what to send.
+//! - [`pipeline`]: the per-core IPv4 forwarding pipeline: classify, batched FIB lookup, ECMP
+//!   path, neighbour MAC, RFC 1624 rewrite, one tx burst per output port.
 //! - [`verdict`]: the values the data path decides ([`DropReason`], [`Punt`]), each a counter.
 //!
-//! The pipeline around them (batched lookup, rewrite, per-port tx), ICMP generation, the ARP
-//! responder and configuration come next (see `docs/architecture.md`).
+//! The punt ring to the control plane, ICMP generation, the ARP responder, IPv6 and
+//! configuration come next (see `docs/architecture.md`).
 #![forbid(unsafe_code)]
 
 pub mod classify;
 pub mod neighbor;
+pub mod pipeline;
 pub mod verdict;
 pub mod wire;
 

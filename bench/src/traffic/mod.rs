@@ -238,6 +238,9 @@ impl Pacer {
             }
             if due - now > 200_000 {
                 std::thread::sleep(Duration::from_nanos((due - now) / 2));
+            } else if due - now > 2_000 {
+                // Let a receiver or router on the same core run (a busy spin would starve it).
+                std::thread::yield_now();
             } else {
                 std::hint::spin_loop();
             }

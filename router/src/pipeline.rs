@@ -1,0 +1,303 @@
+//! The per-core forwarding pipeline for IPv4: a burst in, passes over it, bursts out per port.
+//!
+//! 1. classify every frame ([`classify`](crate::classify)): forward, punt or drop;
+//! 2. look the forwarded destinations up in the FIB in one batch;
+//! 3. pick the path (ECMP by the flow hash), find the neighbour's MAC, rewrite: TTL - 1 with the
+//!    RFC 1624 checksum update, destination and source MAC;
+//! 4. group by output port and send each group as one burst.
+//!
+//! Nothing here allocates, locks or makes a syscall per packet; every packet ends as a counted
+//! verdict. Not yet here (see `docs/architecture.md`): the punt ring to the control plane (punted
+//! packets are counted and freed), ICMP errors, fragmentation, IPv6.
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+
+use brick_io::{Burst, MAX_BURST, Tx};
+use brick_routing::{FibReader, Lpm, NO_ROUTE, NextHop};
+
+use crate::classify::{Class, Local, classify};
+use crate::verdict::{DropReason, Punt};
+use crate::wire::ethernet::{EthernetAddress, EthernetFrame, HEADER_LEN};
+use crate::wire::ipv4::Ipv4Packet;
+
+const PUNTS: usize = 6;
+
+fn punt_index(p: Punt) -> usize {
+    match p {
+        Punt::Arp => 0,
+        Punt::Local => 1,
+        Punt::Ospf => 2,
+        Punt::Rip => 3,
+        Punt::Broadcast => 4,
+        Punt::TtlExceeded => 5,
+    }
+}
+
+/// What one pipeline did; one writer (its core), summed by readers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets sent on.
+    pub forwarded: u64,
+    /// Dropped by the first pass, per [`DropReason`].
+    pub drops: [u64; DropReason::ALL.len()],
+    /// For the control plane, per [`Punt`] kind (`Arp`, `Local`, `Ospf`, `Rip`, `Broadcast`,
+    /// `TtlExceeded`).
+    pub punts: [u64; PUNTS],
+    /// No route to the destination (the slow path will send ICMP net unreachable).
+    pub no_route: u64,
+    /// Next hop without a known MAC (the slow path will resolve it).
+    pub unresolved: u64,
+    /// The output port's tx queue refused them.
+    pub tx_dropped: u64,
+}
+
+impl Counters {
+    /// Dropped for `why` by the first pass.
+    pub fn drop(&self, why: DropReason) -> u64 {
+        self.drops[why as usize]
+    }
+
+    /// Punted as `kind`.
+    pub fn punt(&self, kind: Punt) -> u64 {
+        self.punts[punt_index(kind)]
+    }
+}
+
+/// One core's pipeline over a set of ports (index = port id).
+#[derive(Debug)]
+pub struct Pipeline<T> {
+    fib: FibReader<u32, T>,
+    ports: Vec<Local>,
+    neighbors: HashMap<Ipv4Addr, EthernetAddress>,
+    out: Vec<Burst>,
+    keys: [u32; MAX_BURST],
+    hops: [NextHop; MAX_BURST],
+    /// What happened so far.
+    pub counters: Counters,
+}
+
+impl<T: Lpm<u32>> Pipeline<T> {
+    /// A pipeline reading `fib`, for ports whose MAC and addresses are `ports`, with the
+    /// neighbours' MACs known so far.
+    pub fn new(
+        fib: FibReader<u32, T>,
+        ports: Vec<Local>,
+        neighbors: HashMap<Ipv4Addr, EthernetAddress>,
+    ) -> Self {
+        let out = ports.iter().map(|_| Burst::new(MAX_BURST)).collect();
+        Pipeline {
+            fib,
+            ports,
+            neighbors,
+            out,
+            keys: [0; MAX_BURST],
+            hops: [NO_ROUTE; MAX_BURST],
+            counters: Counters::default(),
+        }
+    }
+
+    /// Forwards a burst received on `port`; `tx[i]` is the tx queue of port `i`. The burst is
+    /// empty afterwards.
+    pub fn process(&mut self, port: u16, burst: &mut Burst, tx: &mut [Tx]) {
+        let Some(local) = self.ports.get(usize::from(port)) else {
+            burst.clear();
+            return;
+        };
+        // Pass 1: classify; keep what is forwarded, with its key, in order.
+        let (keys, counters) = (&mut self.keys, &mut self.counters);
+        let mut n = 0;
+        burst.retain(|p| match classify(p.data(), local) {
+            Class::Forward { dst } => {
+                keys[n] = dst.into();
+                n += 1;
+                true
+            }
+            Class::Drop(why) => {
+                counters.drops[why as usize] += 1;
+                false
+            }
+            Class::Punt(kind) => {
+                counters.punts[punt_index(kind)] += 1;
+                false
+            }
+        });
+        // Pass 2: one batched lookup against the FIB of the moment.
+        let fib = self.fib.load();
+        fib.lookup_batch(&self.keys[..n], &mut self.hops[..n]);
+        // Pass 3: path, neighbour, rewrite, group by port.
+        for (i, mut p) in burst.drain().enumerate() {
+            let nh = self.hops[i];
+            let Some(gw) = fib.path(nh, p.meta.hash).filter(|_| nh != NO_ROUTE) else {
+                self.counters.no_route += 1;
+                continue;
+            };
+            let next = if gw.addr == 0 { self.keys[i] } else { gw.addr };
+            let (Some(mac), Some(out_port)) = (
+                self.neighbors.get(&Ipv4Addr::from(next)),
+                self.ports.get(usize::from(gw.port)),
+            ) else {
+                self.counters.unresolved += 1;
+                continue;
+            };
+            let frame = p.data_mut();
+            let mut eth = EthernetFrame::new_unchecked(&mut *frame);
+            eth.set_dst_addr(*mac);
+            eth.set_src_addr(out_port.mac);
+            // The first pass checked the header and that the TTL is above 1.
+            Ipv4Packet::new_unchecked(&mut frame[HEADER_LEN..]).decrement_ttl();
+            let out = &mut self.out[usize::from(gw.port)];
+            if out.room() == 0 {
+                self.counters.tx_dropped += flush(
+                    out,
+                    tx.get_mut(usize::from(gw.port)),
+                    &mut self.counters.forwarded,
+                );
+            }
+            let _ = out.push(p);
+        }
+        // Pass 4: one tx burst per port that has packets.
+        for (q, out) in self.out.iter_mut().enumerate() {
+            if !out.is_empty() {
+                self.counters.tx_dropped += flush(out, tx.get_mut(q), &mut self.counters.forwarded);
+            }
+        }
+    }
+}
+
+/// Sends `out` on `tx`; returns how many were refused (all of them without a tx queue).
+fn flush(out: &mut Burst, tx: Option<&mut Tx>, forwarded: &mut u64) -> u64 {
+    let n = out.len() as u64;
+    let sent = match tx {
+        Some(tx) => tx.tx_burst(out) as u64,
+        None => {
+            out.clear();
+            0
+        }
+    };
+    *forwarded += sent;
+    n - sent
+}
+
+#[cfg(test)]
+mod tests {
+    use brick_io::backend::mem::{CableConfig, cable};
+    use brick_io::{Pool, PoolConfig};
+    use brick_routing::{Fib, Gateway, Poptrie4, Prefix};
+
+    use super::*;
+    use crate::wire::checksum;
+
+    const R0: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 0]);
+    const R1: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 1]);
+    const NB: EthernetAddress = EthernetAddress([2, 0, 0, 0, 2, 7]);
+    const HOST: EthernetAddress = EthernetAddress([2, 0, 0, 0, 2, 9]);
+
+    fn frame(dst: [u8; 4], ttl: u8) -> Vec<u8> {
+        let mut f = vec![0u8; 60];
+        f[0..6].copy_from_slice(&R0.0);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&46u16.to_be_bytes());
+        f[22] = ttl;
+        f[23] = 17;
+        f[26..30].copy_from_slice(&[198, 18, 0, 1]);
+        f[30..34].copy_from_slice(&dst);
+        let c = checksum::checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        f
+    }
+
+    /// Two ports; 10.0.0.0/8 via 198.19.0.7 on port 1; 198.19.0.0/24 connected on port 1.
+    fn pipeline() -> Pipeline<Poptrie4> {
+        let routes = [
+            (Prefix::new(0x0a00_0000, 8).unwrap(), 1),
+            (
+                Prefix::new(u32::from(Ipv4Addr::new(198, 19, 0, 0)), 24).unwrap(),
+                2,
+            ),
+        ];
+        let lpm = Poptrie4::from_routes(&routes).unwrap();
+        let groups = vec![
+            vec![],
+            vec![Gateway {
+                port: 1,
+                addr: u32::from(Ipv4Addr::new(198, 19, 0, 7)),
+            }],
+            vec![Gateway { port: 1, addr: 0 }],
+        ];
+        let (_, reader) = Fib::new(lpm, groups).publish();
+        let ports = vec![
+            Local {
+                mac: R0,
+                addrs: vec![Ipv4Addr::new(198, 18, 0, 254)],
+            },
+            Local {
+                mac: R1,
+                addrs: vec![Ipv4Addr::new(198, 19, 0, 254)],
+            },
+        ];
+        let neighbors = HashMap::from([
+            (Ipv4Addr::new(198, 19, 0, 7), NB),
+            (Ipv4Addr::new(198, 19, 0, 9), HOST),
+        ]);
+        Pipeline::new(reader, ports, neighbors)
+    }
+
+    #[test]
+    fn forwards_rewrites_and_counts_every_verdict() {
+        let mut pl = pipeline();
+        let (p0, _host0) = cable("r0", "h0", CableConfig::default()).unwrap();
+        let (p1, host1) = cable("r1", "h1", CableConfig::default()).unwrap();
+        let (_, tx0) = p0.split();
+        let (_, tx1) = p1.split();
+        let mut tx: Vec<Tx> = tx0.into_iter().chain(tx1).collect();
+        let (mut h1, _) = host1.split();
+        let pool = Pool::new(PoolConfig::default()).unwrap();
+        let mut burst = Burst::new(32);
+        let via_gateway = frame([10, 1, 2, 3], 64);
+        let connected = frame([198, 19, 0, 9], 2);
+        let mut bad = frame([10, 1, 2, 3], 64);
+        bad[25] ^= 1;
+        let inputs = [
+            via_gateway.clone(),
+            connected.clone(),
+            bad,
+            frame([10, 1, 2, 3], 1),
+            frame([8, 8, 8, 8], 64),
+            frame([198, 19, 0, 8], 64),
+            frame([198, 18, 0, 254], 64),
+        ];
+        for f in &inputs {
+            burst.push(pool.alloc_from(f).unwrap()).unwrap();
+        }
+        pl.process(0, &mut burst, &mut tx);
+        assert!(burst.is_empty());
+        let c = pl.counters;
+        assert_eq!(c.forwarded, 2);
+        assert_eq!(c.drop(DropReason::BadChecksum), 1);
+        assert_eq!(c.punt(Punt::TtlExceeded), 1);
+        assert_eq!(c.punt(Punt::Local), 1);
+        assert_eq!((c.no_route, c.unresolved, c.tx_dropped), (1, 1, 0));
+
+        let mut got = Burst::new(32);
+        h1[0].rx_burst(&pool, &mut got);
+        let out: Vec<Vec<u8>> = got.drain().map(|p| p.data().to_vec()).collect();
+        assert_eq!(out.len(), 2);
+        for (sent, (recv, (mac, ttl))) in [via_gateway, connected]
+            .iter()
+            .zip(out.iter().zip([(NB, 63), (HOST, 1)]))
+        {
+            assert_eq!(&recv[0..6], &mac.0, "next hop's MAC");
+            assert_eq!(&recv[6..12], &R1.0, "output port's MAC");
+            assert_eq!(recv[22], ttl);
+            assert_eq!(
+                checksum::checksum(&recv[14..34]),
+                0,
+                "header checksum still valid"
+            );
+            assert_eq!(&recv[26..], &sent[26..], "addresses and payload untouched");
+        }
+    }
+}
