@@ -37,8 +37,9 @@ pub trait Lpm<K: Key> {
     /// The next hop of the longest prefix holding `key`, or [`NO_ROUTE`].
     fn lookup(&self, key: K) -> NextHop;
 
-    /// Looks up `keys[i]` into `out[i]` for every `i` both slices have. Tables override it to
-    /// overlap the memory accesses of a burst.
+    /// Looks up `keys[i]` into `out[i]` for every `i` both slices have: the data path's call,
+    /// once per burst. One key after the other, the lookups are independent, so the core runs
+    /// several at once and their cache misses overlap; a table may override it.
     #[inline]
     fn lookup_batch(&self, keys: &[K], out: &mut [NextHop]) {
         for (k, o) in keys.iter().zip(out.iter_mut()) {

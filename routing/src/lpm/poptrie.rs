@@ -16,9 +16,6 @@ use super::rules::{NodeId, Rules};
 use super::{Lpm, NO_ROUTE, NextHop, check_nh};
 use crate::{Error, Key, Prefix};
 
-/// Keys looked up in lockstep by [`Lpm::lookup_batch`].
-const LANES: usize = 32;
-
 /// A direct entry with this bit is a leaf (next hop in the low 16 bits); otherwise it is the
 /// index of a subtree's root node.
 const LEAF: u32 = 1 << 31;
@@ -99,79 +96,6 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
         });
         result
     }
-
-    /// Looks up one key.
-    #[inline(always)]
-    fn find(&self, key: K) -> NextHop {
-        let d = self.t.direct.get(key.top(S)).copied().unwrap_or(LEAF);
-        if d & LEAF != 0 {
-            return d as NextHop;
-        }
-        let (nodes, leaves) = (&self.t.nodes.items, &self.t.leaves.items);
-        let mut i = d as usize;
-        let mut off = S;
-        loop {
-            let Some(n) = nodes.get(i) else {
-                return NO_ROUTE;
-            };
-            let bit = 1u64 << key.stride6(off);
-            let below = (bit << 1).wrapping_sub(1);
-            if n.vector & bit == 0 {
-                let at =
-                    (n.base0 as usize + (n.leafvec & below).count_ones() as usize).wrapping_sub(1);
-                return leaves.get(at).copied().unwrap_or(NO_ROUTE);
-            }
-            i = (n.base1 as usize + (n.vector & below).count_ones() as usize).wrapping_sub(1);
-            off += 6;
-        }
-    }
-
-    /// Looks up to [`LANES`] keys in lockstep, one trie level per pass over all of them. Within
-    /// a pass the lanes are independent, so their memory accesses overlap; and there is no
-    /// branch on the data: a lane already at a leaf reads the dummy node 0 and keeps its value.
-    #[inline(always)]
-    fn lanes(&self, keys: &[K], out: &mut [NextHop]) {
-        let n = keys.len().min(out.len()).min(LANES);
-        let (nodes, leaves) = (&self.t.nodes.items, &self.t.leaves.items);
-        let last_leaf = leaves.len().saturating_sub(1);
-        let mut d = [LEAF; LANES];
-        let mut inner = 0;
-        for (d, k) in d.iter_mut().zip(&keys[..n]) {
-            *d = self.t.direct.get(k.top(S)).copied().unwrap_or(LEAF);
-            inner |= !*d;
-        }
-        let mut off = S;
-        // Bounded by the address length, whatever the table holds.
-        while inner & LEAF != 0 && off < u32::from(K::BITS) {
-            inner = 0;
-            for (d, k) in d.iter_mut().zip(&keys[..n]) {
-                let cur = *d;
-                let done = cur & LEAF != 0;
-                let node = nodes
-                    .get(if done { 0 } else { cur as usize })
-                    .copied()
-                    .unwrap_or_default();
-                let bit = 1u64 << k.stride6(off);
-                let below = (bit << 1).wrapping_sub(1);
-                let child = (node.base1 + (node.vector & below).count_ones()).wrapping_sub(1);
-                let at = (node.base0 as usize + (node.leafvec & below).count_ones() as usize)
-                    .wrapping_sub(1)
-                    .min(last_leaf);
-                let leaf = LEAF | u32::from(leaves.get(at).copied().unwrap_or(NO_ROUTE));
-                let next = if node.vector & bit != 0 { child } else { leaf };
-                *d = if done { cur } else { next };
-                inner |= !*d;
-            }
-            off += 6;
-        }
-        for (o, d) in out[..n].iter_mut().zip(&d) {
-            *o = if d & LEAF != 0 {
-                *d as NextHop
-            } else {
-                NO_ROUTE
-            };
-        }
-    }
 }
 
 impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
@@ -193,15 +117,30 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         Ok(Some(old))
     }
 
+    /// One key at a time: in a batch the out-of-order core overlaps the independent lookups of
+    /// successive keys by itself (a lockstep version over 32 lanes measured slower).
     #[inline]
     fn lookup(&self, key: K) -> NextHop {
-        self.find(key)
-    }
-
-    #[inline]
-    fn lookup_batch(&self, keys: &[K], out: &mut [NextHop]) {
-        for (keys, out) in keys.chunks(LANES).zip(out.chunks_mut(LANES)) {
-            self.lanes(keys, out);
+        let d = self.t.direct.get(key.top(S)).copied().unwrap_or(LEAF);
+        if d & LEAF != 0 {
+            return d as NextHop;
+        }
+        let (nodes, leaves) = (&self.t.nodes.items, &self.t.leaves.items);
+        let mut i = d as usize;
+        let mut off = S;
+        loop {
+            let Some(n) = nodes.get(i) else {
+                return NO_ROUTE;
+            };
+            let bit = 1u64 << key.stride6(off);
+            let below = (bit << 1).wrapping_sub(1);
+            if n.vector & bit == 0 {
+                let at =
+                    (n.base0 as usize + (n.leafvec & below).count_ones() as usize).wrapping_sub(1);
+                return leaves.get(at).copied().unwrap_or(NO_ROUTE);
+            }
+            i = (n.base1 as usize + (n.vector & below).count_ones() as usize).wrapping_sub(1);
+            off += 6;
         }
     }
 
@@ -429,12 +368,11 @@ impl Tables {
 
 // ===== impl Arena =====
 
-impl<T: Default + Clone> Default for Arena<T> {
+impl<T> Default for Arena<T> {
     fn default() -> Self {
         Arena {
-            // Item 0 is a dummy that lookups may read but no block holds.
-            items: vec![T::default()],
-            class: vec![0],
+            items: Vec::new(),
+            class: Vec::new(),
             free: (0..32).map(|_| Vec::new()).collect(),
             tight: false,
         }
