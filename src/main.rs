@@ -196,6 +196,20 @@ enum BenchCmd {
         #[arg(long)]
         svg: Option<PathBuf>,
     },
+    /// The router's forwarding pipeline alone on one core: random destinations through classify,
+    /// batched lookup and rewrite, with the table of FILE (`prefix/len next-hop`, gzip accepted)
+    /// or a generated one of Internet shape.
+    Pipeline {
+        /// Route table file (default: 1M generated prefixes of Internet shape).
+        #[arg(long)]
+        table: Option<PathBuf>,
+        /// Frame size in bytes, without FCS.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+    },
     /// The traffic generator's rate on one core: into a mem cable, and on a veth (AF_PACKET)
     /// beside trafgen (netsniff-ng) on the same veth (root).
     Gen {
@@ -471,6 +485,18 @@ fn bench(b: BenchCmd) -> Result<()> {
             } else {
                 print!("{}", report.table());
             }
+        }
+        BenchCmd::Pipeline {
+            table,
+            size,
+            seconds,
+        } => {
+            let r = brick_bench::pipeline::run(table.as_deref(), size, seconds)?;
+            println!(
+                "pipeline: {:.2} Mpps per core ({} prefixes from {}, {size} B; whole loop with frame building {:.2} Mpps)",
+                r.mpps_per_core, r.prefixes, r.table, r.loop_mpps
+            );
+            brick_bench::print_json(&r);
         }
         BenchCmd::Gen { size, seconds } => {
             let r = brick_bench::genrate::run(size, seconds)?;

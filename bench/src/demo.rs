@@ -20,7 +20,7 @@ use brick_router::classify::Local;
 use brick_router::pipeline::{Counters, Pipeline};
 use brick_router::verdict::DropReason;
 use brick_router::wire::ethernet::EthernetAddress;
-use brick_routing::{Fib, Gateway, Lpm, NextHop, Poptrie4, Prefix};
+use brick_routing::{Fib, FibReader, Gateway, Lpm, NextHop, Poptrie4, Prefix};
 use serde::Serialize;
 
 use crate::Error;
@@ -56,7 +56,8 @@ const LENGTH_MIX: [(u8, u32); 25] = [
     (32, 621),
 ];
 const NEXT_HOPS: u16 = 16;
-const ROUTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0];
+/// The MAC of the router's port 0.
+pub const ROUTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0];
 
 /// `n` random prefixes with the length mix of a full Internet table, in unicast space
 /// (1.0.0.0-223.255.255.255), next hops 1..=16, plus a default route: the same for a seed.
@@ -127,6 +128,70 @@ pub struct DemoReport {
     pub tx_dropped: u64,
 }
 
+/// A FIB built from `routes` and what a pipeline needs around it: port 0 (198.18.0.254) faces
+/// the sources, port 1 (198.19.0.254) the next hops; next hop `k` is 198.19.k/256.k%256 on port
+/// 1, a neighbour with MAC 02:00:00:00:k/256+2:k%256.
+pub struct RouterSetup {
+    /// Reads the published FIB.
+    pub reader: FibReader<u32, Poptrie4>,
+    /// The two ports' MACs and addresses.
+    pub ports: Vec<Local>,
+    /// Every next hop's MAC.
+    pub neighbors: HashMap<Ipv4Addr, EthernetAddress>,
+    /// Milliseconds to build the lookup table.
+    pub build_ms: f64,
+    /// Bytes of the lookup structure.
+    pub table_bytes: usize,
+}
+
+impl std::fmt::Debug for RouterSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterSetup")
+            .field("build_ms", &self.build_ms)
+            .field("table_bytes", &self.table_bytes)
+            .finish()
+    }
+}
+
+/// Builds the FIB and the neighbours for `routes` (see [`RouterSetup`]).
+pub fn router_setup(routes: &[(Prefix<u32>, NextHop)]) -> Result<RouterSetup, Error> {
+    let start = Instant::now();
+    let lpm = Poptrie4::from_routes(routes)
+        .map_err(|e| Error::Usage(format!("building the table: {e}")))?;
+    let build_ms = start.elapsed().as_secs_f64() * 1e3;
+    let table_bytes = lpm.lookup_bytes();
+    let max = routes.iter().map(|&(_, nh)| nh).max().unwrap_or(0);
+    let mut groups = vec![Vec::new()];
+    let mut neighbors = HashMap::new();
+    for k in 1..=max {
+        let [hi, lo] = k.to_be_bytes();
+        let gw = Ipv4Addr::new(198, 19, hi, lo);
+        groups.push(vec![Gateway {
+            port: 1,
+            addr: u32::from(gw),
+        }]);
+        neighbors.insert(gw, EthernetAddress([0x02, 0, 0, 0, hi + 2, lo]));
+    }
+    let (_writer, reader) = Fib::new(lpm, groups).publish();
+    let ports = vec![
+        Local {
+            mac: EthernetAddress(ROUTER_MAC),
+            addrs: vec![Ipv4Addr::new(198, 18, 0, 254)],
+        },
+        Local {
+            mac: EthernetAddress([0x02, 0, 0, 0, 0x01, 1]),
+            addrs: vec![Ipv4Addr::new(198, 19, 0, 254)],
+        },
+    ];
+    Ok(RouterSetup {
+        reader,
+        ports,
+        neighbors,
+        build_ms,
+        table_bytes,
+    })
+}
+
 /// Random UDP flows from 198.18.0.0/16 to random addresses in `from..=to`, to the router's MAC.
 fn internet_stream(name: &str, from: [u8; 4], to: [u8; 4], weight: u32, size: usize) -> StreamSpec {
     StreamSpec {
@@ -154,32 +219,13 @@ fn internet_stream(name: &str, from: [u8; 4], to: [u8; 4], weight: u32, size: us
 /// Builds the table, starts the router, runs the traffic, and reports.
 pub fn run(d: &Demo) -> Result<DemoReport, Error> {
     let routes = internet_table(d.prefixes, 0x5eed_b51c);
-    let start = Instant::now();
-    let lpm = Poptrie4::from_routes(&routes)
-        .map_err(|e| Error::Usage(format!("building the table: {e}")))?;
-    let build_ms = start.elapsed().as_secs_f64() * 1e3;
-    let table_bytes = lpm.lookup_bytes();
-    let gateway = |k: u16| Ipv4Addr::new(198, 19, 0, k as u8);
-    let mut groups = vec![Vec::new()];
-    let mut neighbors = HashMap::new();
-    for k in 1..=NEXT_HOPS {
-        groups.push(vec![Gateway {
-            port: 1,
-            addr: u32::from(gateway(k)),
-        }]);
-        neighbors.insert(gateway(k), EthernetAddress([0x02, 0, 0, 0, 0x02, k as u8]));
-    }
-    let (_writer, reader) = Fib::new(lpm, groups).publish();
-    let ports = vec![
-        Local {
-            mac: EthernetAddress(ROUTER_MAC),
-            addrs: vec![Ipv4Addr::new(198, 18, 0, 254)],
-        },
-        Local {
-            mac: EthernetAddress([0x02, 0, 0, 0, 0x01, 1]),
-            addrs: vec![Ipv4Addr::new(198, 19, 0, 254)],
-        },
-    ];
+    let RouterSetup {
+        reader,
+        ports,
+        neighbors,
+        build_ms,
+        table_bytes,
+    } = router_setup(&routes)?;
 
     let cable = CableConfig {
         slots: 4096,

@@ -7,6 +7,7 @@
 //!   latency).
 //! - [`genrate`]: the generator's rate per core on mem ports and on veth, beside trafgen.
 //! - [`lpm`]: LPM lookups, build and updates on a real table, ours beside DIR-24-8 and crates.
+//! - [`pipeline`]: the router's forwarding pipeline alone on one core, with a full table.
 //! - [`mem`]: mem cable throughput, one producer core to one consumer core.
 //! - [`rfc2544`]: RFC 2544 throughput, latency and loss-rate tests against any device under test.
 //! - [`xdp`]: AF_XDP ports beside AF_PACKET ports on one veth pair, as a ratio.
@@ -20,6 +21,7 @@ mod error;
 pub mod genrate;
 pub mod lpm;
 pub mod mem;
+pub mod pipeline;
 pub mod rfc2544;
 pub mod ring;
 pub mod traffic;
