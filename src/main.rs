@@ -315,7 +315,10 @@ fn demo(seconds: f64, size: usize, prefixes: usize, rate: Option<Rate>) -> Resul
         r.table_bytes as f64 / (1 << 20) as f64
     );
     print!("{}", r.traffic.table());
-    println!("router: forwarded {:.2} Mpps on one core", r.forwarded_mpps);
+    println!(
+        "router: forwarded {:.2} Mpps on one core (what it was offered; its pipeline alone: `brick bench pipeline`)",
+        r.forwarded_mpps
+    );
     for (why, n) in &r.drops {
         println!("router: dropped {n} ({why})");
     }

@@ -30,8 +30,12 @@ pub mod xdp;
 
 /// Prints the report's JSON line (last line of every benchmark's output).
 pub fn print_json<T: serde::Serialize>(report: &T) {
+    use std::io::Write;
     match serde_json::to_string(report) {
-        Ok(line) => println!("{line}"),
+        // A closed pipe (`| head`) is the reader's choice, not an error worth a panic.
+        Ok(line) => {
+            let _ = writeln!(std::io::stdout(), "{line}");
+        }
         Err(e) => eprintln!("cannot encode report: {e}"),
     }
 }

@@ -191,7 +191,9 @@ impl GenReport {
                 self.tx_refused
             );
         }
-        if self.skipped > 0 {
+        // A few packets short at the very end (the last burst meets the deadline) is not worth a
+        // warning; a generator that fell behind is.
+        if self.skipped * 1000 > self.tx_packets {
             out += &format!(
                 "warning: the generator fell behind and skipped {} packets: the offered rate was not reached\n",
                 self.skipped
