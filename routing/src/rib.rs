@@ -116,9 +116,26 @@ impl<K: Key> Rib<K> {
             return Err(Error::BadGroup(route.paths.len()));
         }
         let offers = self.routes.entry(prefix).or_default();
-        offers.retain(|r| r.source != route.source);
+        let previous = offers
+            .iter()
+            .position(|r| r.source == route.source)
+            .map(|i| (i, offers.remove(i)));
         offers.push(route);
-        self.reselect(prefix)
+        let result = self.reselect(prefix);
+        if result.is_err() {
+            // A route the FIB cannot take (no next-hop id left) changes nothing: put back what
+            // the source offered before. `reselect` fails before it changes any state.
+            if let Some(offers) = self.routes.get_mut(&prefix) {
+                offers.pop();
+                if let Some((i, old)) = previous {
+                    offers.insert(i, old);
+                }
+                if offers.is_empty() {
+                    self.routes.remove(&prefix);
+                }
+            }
+        }
+        result
     }
 
     /// Withdraws what `source` offered for `prefix`. Returns the FIB changes.
@@ -239,6 +256,40 @@ mod tests {
             port,
             addr: 0xc000_0200 | u32::from(port),
         }
+    }
+
+    /// Input: routes with distinct gateways until the next-hop ids run out, then one more, and a
+    /// replacement of an existing route by a new group. Output: both refused with `TableFull`,
+    /// and the RIB still answers with what it had.
+    #[test]
+    fn a_route_the_fib_cannot_take_changes_nothing() {
+        let mut rib = Rib::default();
+        let mut n = 0u32;
+        let route = |n: u32| Route::new(Source::Static, 0, vec![Gateway { port: 1, addr: n }]);
+        let prefix = |n: u32| Prefix::new(n << 8, 24).unwrap();
+        while rib.add(prefix(n), route(n)).is_ok() {
+            n += 1;
+        }
+        let full = n;
+        assert_eq!(
+            full,
+            u32::from(NextHop::MAX),
+            "every id but NO_ROUTE was handed out"
+        );
+        assert!(
+            rib.best(prefix(full)).is_none(),
+            "the refused prefix has no route"
+        );
+        assert!(matches!(
+            rib.add(prefix(7), route(full + 1)),
+            Err(Error::TableFull(_))
+        ));
+        assert_eq!(
+            rib.best(prefix(7)).unwrap().paths,
+            route(7).paths,
+            "the old route stands"
+        );
+        assert_eq!(rib.len(), full as usize);
     }
 
     #[test]
