@@ -156,8 +156,7 @@ impl std::fmt::Debug for RouterSetup {
 /// Builds the FIB and the neighbours for `routes` (see [`RouterSetup`]).
 pub fn router_setup(routes: &[(Prefix<u32>, NextHop)]) -> Result<RouterSetup, Error> {
     let start = Instant::now();
-    let lpm = Poptrie4::from_routes(routes)
-        .map_err(|e| Error::Usage(format!("building the table: {e}")))?;
+    let lpm = Poptrie4::from_routes(routes)?;
     let build_ms = start.elapsed().as_secs_f64() * 1e3;
     let table_bytes = lpm.lookup_bytes();
     let max = routes.iter().map(|&(_, nh)| nh).max().unwrap_or(0);

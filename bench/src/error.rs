@@ -16,6 +16,8 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// From the routing layer (tables, route files).
+    Routing(brick_routing::Error),
     /// Arguments that do not fit together.
     Usage(String),
 }
@@ -24,6 +26,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Io(e) => write!(f, "{e}"),
+            Error::Routing(e) => write!(f, "{e}"),
             Error::Profile { file, line, reason } => write!(f, "{file}:{line}: {reason}"),
             Error::Usage(m) => f.write_str(m),
         }
@@ -34,6 +37,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
+            Error::Routing(e) => Some(e),
             _ => None,
         }
     }
@@ -42,5 +46,11 @@ impl std::error::Error for Error {
 impl From<brick_io::Error> for Error {
     fn from(e: brick_io::Error) -> Self {
         Error::Io(e)
+    }
+}
+
+impl From<brick_routing::Error> for Error {
+    fn from(e: brick_routing::Error) -> Self {
+        Error::Routing(e)
     }
 }

@@ -111,7 +111,7 @@ impl FromStr for Keys {
 }
 
 /// Runs the benchmark. Reports come in print order, ours last.
-pub fn run(b: &LpmBench) -> Result<Vec<LpmReport>, Error> {
+pub fn run(b: &LpmBench) -> Result<Vec<LpmReport>, crate::Error> {
     match b.family {
         Family::V4 => {
             let routes = loader::load::<u32>(&b.table)?.routes;
@@ -173,7 +173,7 @@ fn compare<K: BenchKey>(
     routes: &[(Prefix<K>, NextHop)],
     b: &LpmBench,
     mut tables: Vec<Built<K>>,
-) -> Result<Vec<LpmReport>, Error> {
+) -> Result<Vec<LpmReport>, crate::Error> {
     let keys = make_keys(routes, b.keys);
     let answers: Vec<u64> = tables
         .iter()
@@ -182,7 +182,7 @@ fn compare<K: BenchKey>(
     if answers.iter().any(|&a| a != answers[0]) {
         // A table that answers wrongly has no lookup rate worth printing.
         let names: Vec<_> = tables.iter().map(|t| t.name).collect();
-        return Err(Error::Usage(format!(
+        return Err(crate::Error::Usage(format!(
             "the tables answer differently on the same keys ({names:?}: {answers:016x?}): a lookup is wrong"
         )));
     }

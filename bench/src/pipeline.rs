@@ -45,7 +45,7 @@ pub fn run(table: Option<&Path>, size: usize, seconds: f64) -> Result<PipelineRe
     }
     let (name, routes): (String, Vec<(Prefix<u32>, NextHop)>) = match table {
         Some(p) => {
-            let f = loader::load::<u32>(p).map_err(|e| Error::Usage(e.to_string()))?;
+            let f = loader::load::<u32>(p)?;
             (p.display().to_string(), f.routes)
         }
         None => (
