@@ -286,7 +286,8 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("brick: error: {e:#}");
+            // Every error of ours says its cause in its own message; the chain would repeat it.
+            eprintln!("brick: error: {e}");
             ExitCode::FAILURE
         }
     }
