@@ -97,7 +97,15 @@ pub fn run(size: usize, seconds: f64) -> Result<GenRateReport, Error> {
     let stop = Arc::new(AtomicBool::new(false));
     let (stats, h) = sink(&nb, &stop, c1)?;
     let (_, tx) = na
-        .enter(|| af_packet::open("v0", AfPacketConfig::default()))??
+        .enter(|| {
+            af_packet::open(
+                "v0",
+                AfPacketConfig {
+                    tx_kick: 256,
+                    ..Default::default()
+                },
+            )
+        })??
         .split();
     let opts = RunOpts {
         cores: c0.into_iter().collect(),

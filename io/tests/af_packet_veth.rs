@@ -75,3 +75,51 @@ fn af_packet_missing_interface_in_namespace_is_named() {
         .unwrap_err();
     assert!(e.to_string().contains("\"eth9\""), "{e}");
 }
+
+/// Input: a tx queue that kicks the kernel every 64 frames is given 10. Output: nothing crosses
+/// until `flush`, then all 10 do.
+#[test]
+fn af_packet_batched_kicks_wait_for_flush() {
+    if skip_unless_root("af_packet_batched_kicks_wait_for_flush") {
+        return;
+    }
+    let tag = format!("bkak{}", std::process::id() % 100_000);
+    let a = Netns::new(&format!("{tag}a")).unwrap();
+    let b = Netns::new(&format!("{tag}b")).unwrap();
+    a.veth("v0", &b, "v1", 1).unwrap();
+    let batched = AfPacketConfig {
+        tx_kick: 64,
+        ..Default::default()
+    };
+    let (_, mut tx) = a
+        .enter(|| af_packet::open("v0", batched))
+        .unwrap()
+        .unwrap()
+        .split();
+    let (mut rx, _) = b
+        .enter(|| af_packet::open("v1", AfPacketConfig::default()))
+        .unwrap()
+        .unwrap()
+        .split();
+    let pool = brick_io::Pool::new(brick_io::PoolConfig::default()).unwrap();
+    let mut burst = brick_io::Burst::new(32);
+    let mut frame = [0u8; 60];
+    for seq in 0..10 {
+        brick_io::testframe::build(&mut frame, 0, seq);
+        burst.push(pool.alloc_from(&frame).unwrap()).unwrap();
+    }
+    assert_eq!(tx[0].tx_burst(&mut burst), 10);
+    let mut count = |rx: &mut brick_io::Rx, ms: u64| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+        let mut n = 0;
+        while std::time::Instant::now() < deadline && n < 10 {
+            n += rx.rx_burst(&pool, &mut burst);
+            burst.clear();
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        n
+    };
+    assert_eq!(count(&mut rx[0], 100), 0, "queued, not kicked");
+    tx[0].flush();
+    assert_eq!(count(&mut rx[0], 5000), 10, "flush sends them");
+}

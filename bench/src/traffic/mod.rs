@@ -219,6 +219,12 @@ impl Pacer {
         }
     }
 
+    /// True when the next packet is not due yet: the caller is about to pause.
+    fn due_later(&self) -> bool {
+        self.ns_per_pkt != 0.0
+            && clock::now_ns() < self.start + (self.sent as f64 * self.ns_per_pkt) as u64
+    }
+
     /// Waits until the next packet is due. Behind schedule it returns at once, so a short stall
     /// (the scheduler, a full ring) is caught up and the average rate holds; more than 50 ms behind,
     /// it re-anchors instead, so a long stall does not turn into a flood above the rate.
@@ -397,6 +403,10 @@ pub fn run(
                 let mut in_burst = [0usize; brick_io::MAX_BURST];
                 let mut refused = 0u64;
                 'run: while !stop.load(Ordering::Relaxed) {
+                    if pacer.due_later() {
+                        // Nothing may wait unsent in a tx queue that batches its kicks.
+                        q.flush();
+                    }
                     pacer.wait(&stop);
                     let now = clock::now_ns();
                     if deadline.is_some_and(|d| now >= d) {

@@ -49,6 +49,10 @@ pub struct AfPacketConfig {
     pub rx_retire_ms: u32,
     /// TX slots per queue.
     pub tx_frames: usize,
+    /// Kick the kernel once at least this many frames wait on the TX ring (1: every burst, what a
+    /// router wants). A generator raises it to move more frames per system call, and calls
+    /// [`TxQueue::flush`](crate::TxQueue::flush) before it pauses, so nothing waits unsent.
+    pub tx_kick: usize,
 }
 
 impl Default for AfPacketConfig {
@@ -61,6 +65,7 @@ impl Default for AfPacketConfig {
             rx_blocks: 16,
             rx_retire_ms: 1,
             tx_frames: 2048,
+            tx_kick: 1,
         }
     }
 }
@@ -98,6 +103,8 @@ pub fn open(ifname: &str, cfg: AfPacketConfig) -> Result<Port, Error> {
         tx.push(Box::new(AfPacketTx {
             sock,
             head: 0,
+            unkicked: 0,
+            kick_at: cfg.tx_kick.clamp(1, cfg.tx_frames / 2),
             stats: Arc::default(),
         }));
     }
@@ -319,6 +326,15 @@ impl Socket {
             .map_or(0, |st| u64::from(st.tp_drops))
     }
 
+    /// Has the kernel send what waits on the TX ring (a zero-length send).
+    fn kick(&self) {
+        #[allow(unsafe_code)]
+        // SAFETY: a zero-length send on our own socket; the kernel reads the TX ring.
+        unsafe {
+            libc::send(self.fd.as_raw_fd(), std::ptr::null(), 0, libc::MSG_DONTWAIT)
+        };
+    }
+
     #[inline]
     fn at(&self, off: usize) -> *mut u8 {
         self.map.as_ptr().wrapping_add(off)
@@ -483,21 +499,17 @@ struct AfPacketTx {
     sock: Arc<Socket>,
     /// Next slot to fill.
     head: usize,
+    /// Frames queued since the last kick.
+    unkicked: usize,
+    /// Kick when `unkicked` reaches this.
+    kick_at: usize,
     stats: Arc<QueueStats>,
 }
 
 impl AfPacketTx {
-    fn kick(&self) {
-        #[allow(unsafe_code)]
-        // SAFETY: a zero-length send on our own socket; the kernel reads the TX ring.
-        unsafe {
-            libc::send(
-                self.sock.fd.as_raw_fd(),
-                std::ptr::null(),
-                0,
-                libc::MSG_DONTWAIT,
-            )
-        };
+    fn kick(&mut self) {
+        self.unkicked = 0;
+        self.sock.kick();
     }
 }
 
@@ -520,7 +532,8 @@ impl TxQueue for AfPacketTx {
             let mut s = status.load(Ordering::Acquire);
             if s & (libc::TP_STATUS_SEND_REQUEST | libc::TP_STATUS_SENDING) != 0 && !kicked {
                 // Ring full of queued frames: let the kernel drain what it can, once per burst.
-                self.kick();
+                self.sock.kick();
+                self.unkicked = 0;
                 kicked = true;
                 s = status.load(Ordering::Acquire);
             }
@@ -547,7 +560,8 @@ impl TxQueue for AfPacketTx {
             sent += 1;
             bytes += data.len() as u64;
         }
-        if sent != 0 {
+        self.unkicked += sent as usize;
+        if self.unkicked >= self.kick_at {
             self.kick();
         }
         self.stats.add_tx(sent, bytes);
@@ -556,7 +570,9 @@ impl TxQueue for AfPacketTx {
     }
 
     fn flush(&mut self) {
-        self.kick();
+        if self.unkicked != 0 {
+            self.kick();
+        }
     }
 
     fn stats(&self) -> &Arc<QueueStats> {

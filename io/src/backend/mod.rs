@@ -28,7 +28,7 @@ use crate::{Error, Port};
 
 /// A port as named on a command line or in a configuration file:
 ///
-/// - `af_packet:IFNAME[,queues=N][,promisc][@NETNS]`: an interface, optionally inside a named
+/// - `af_packet:IFNAME[,queues=N][,kick=N][,promisc][@NETNS]`: an interface, optionally inside a named
 ///   network namespace (`ip netns add`);
 /// - `af_xdp:IFNAME[,queues=N][,ring=N][,copy|zerocopy][,generic|native][,host=IPV4]...[@NETNS]`:
 ///   an interface polled through XDP sockets; each `host=` address (and ARP) stays with the
@@ -108,10 +108,11 @@ impl FromStr for PortSpec {
                 for opt in opts {
                     match opt.split_once('=') {
                         Some(("queues", n)) => cfg.queues = number(n, &bad)?,
+                        Some(("kick", n)) => cfg.tx_kick = number(n, &bad)?,
                         None if opt == "promisc" => cfg.promisc = true,
                         _ => {
                             return Err(bad(&format!(
-                                "unknown option {opt:?} (queues=N, promisc)"
+                                "unknown option {opt:?} (queues=N, kick=N, promisc)"
                             )));
                         }
                     }
@@ -172,6 +173,9 @@ impl fmt::Display for PortSpec {
                 write!(f, "af_packet:{ifname}")?;
                 if cfg.queues != 1 {
                     write!(f, ",queues={}", cfg.queues)?;
+                }
+                if cfg.tx_kick != 1 {
+                    write!(f, ",kick={}", cfg.tx_kick)?;
                 }
                 if cfg.promisc {
                     f.write_str(",promisc")?;
@@ -266,7 +270,7 @@ mod tests {
     fn specs_parse_and_print_back() {
         for s in [
             "af_packet:eth0",
-            "af_packet:veth1,queues=2,promisc@lab",
+            "af_packet:veth1,queues=2,kick=64,promisc@lab",
             "af_xdp:eth0",
             "af_xdp:v0,queues=2,ring=4096,copy,generic,host=10.0.0.1,host=10.0.0.2@rack1",
             "af_xdp:eth1,zerocopy,native",
