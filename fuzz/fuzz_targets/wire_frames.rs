@@ -1,8 +1,10 @@
-//! Every wire view and Repr of the data path, and the first-pass classifier, over arbitrary bytes: nothing may panic, and a
+//! Every wire view and Repr of the data path, the first-pass classifier and the reply builders,
+//! over arbitrary bytes: nothing may panic, and a
 //! checked IPv4 header whose TTL is decremented keeps a valid checksum.
 #![no_main]
 
 use brick_router::classify::{Local, classify};
+use brick_router::reply;
 use brick_router::wire::arp::{ArpPacket, ArpRepr};
 use brick_router::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr};
 use brick_router::wire::icmpv4::{Icmpv4Packet, Icmpv4Repr};
@@ -13,6 +15,9 @@ fuzz_target!(|data: &[u8]| {
     let _ = brick_io::flow::hash(data);
     let local = Local { mac: EthernetAddress([2, 0, 0, 0, 1, 0]), addrs: vec![[198, 18, 0, 254].into()] };
     let _ = classify(data, &local);
+    let _ = reply::echo_reply(data, &local);
+    let _ = reply::arp_reply(data, &local);
+    let _ = reply::icmp_error(data, &local, [198, 18, 0, 254].into(), reply::IcmpError::FragNeeded(1280));
     let Ok(eth) = EthernetFrame::new_checked(data) else { return };
     let _ = EthernetRepr::parse(&eth);
     match eth.ethertype() {
