@@ -10,17 +10,20 @@
 //!   packets, aging, and limits an ARP flood cannot exceed. No I/O: it returns what to send.
 //! - [`pipeline`]: the per-core IPv4 forwarding pipeline: classify, batched FIB lookup, ECMP
 //!   path, neighbour MAC, RFC 1624 rewrite, one tx burst per output port.
+//! - [`punt`]: the rings between the data path and the control plane, the punt rate limit, and
+//!   the control plane that answers ARP, ping and expiring TTLs with [`reply`].
 //! - [`reply`]: the replies the control plane builds for punted frames: ICMP echo replies, ICMP
 //!   errors quoting the offending datagram (never where RFC 1812 forbids one), ARP replies.
 //! - [`verdict`]: the values the data path decides ([`DropReason`], [`Punt`]), each a counter.
 //!
-//! The punt ring that carries frames to the control plane and replies back, ICMP rate limits,
-//! IPv6 and configuration come next (see `docs/architecture.md`).
+//! ICMP rate limits per source, routing protocols on the control plane, IPv6 and configuration
+//! come next (see `docs/architecture.md`).
 #![forbid(unsafe_code)]
 
 pub mod classify;
 pub mod neighbor;
 pub mod pipeline;
+pub mod punt;
 pub mod reply;
 pub mod verdict;
 pub mod wire;

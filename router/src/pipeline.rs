@@ -7,16 +7,19 @@
 //! 4. group by output port and send each group as one burst.
 //!
 //! Nothing here allocates, locks or makes a syscall per packet; every packet ends as a counted
-//! verdict. Not yet here (see `docs/architecture.md`): the punt ring to the control plane (punted
-//! packets are counted and freed), ICMP errors, fragmentation, IPv6.
+//! verdict. Punted packets go to the control plane over a [`PuntPath`] when one is given (copied
+//! out, rate-limited), and are counted and freed otherwise. Not yet here (see
+//! `docs/architecture.md`): ICMP errors for packets without a route, fragmentation, IPv6.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
+use std::sync::Arc;
 
-use brick_io::{Burst, MAX_BURST, Tx};
+use brick_io::{Burst, MAX_BURST, Tx, clock};
 use brick_routing::{FibReader, Lpm, NO_ROUTE, NextHop};
 
 use crate::classify::{Class, Local, classify};
+use crate::punt::{PuntPath, Punted, RateLimit};
 use crate::verdict::{DropReason, Punt};
 use crate::wire::ethernet::{EthernetAddress, EthernetFrame, HEADER_LEN};
 use crate::wire::ipv4::Ipv4Packet;
@@ -50,6 +53,10 @@ pub struct Counters {
     pub unresolved: u64,
     /// The output port's tx queue refused them.
     pub tx_dropped: u64,
+    /// Punts over the rate limit (control-plane protection), dropped.
+    pub punt_limited: u64,
+    /// Punts that found the ring to the control plane full, dropped.
+    pub punt_ring_full: u64,
 }
 
 impl Counters {
@@ -73,6 +80,7 @@ pub struct Pipeline<T> {
     out: Vec<Burst>,
     keys: [u32; MAX_BURST],
     hops: [NextHop; MAX_BURST],
+    punt: Option<(Arc<PuntPath>, RateLimit)>,
     /// What happened so far.
     pub counters: Counters,
 }
@@ -93,8 +101,16 @@ impl<T: Lpm<u32>> Pipeline<T> {
             out,
             keys: [0; MAX_BURST],
             hops: [NO_ROUTE; MAX_BURST],
+            punt: None,
             counters: Counters::default(),
         }
+    }
+
+    /// Hands punted frames to the control plane over `path`, at most as fast as `limit` allows;
+    /// without it they are counted and freed.
+    pub fn with_punt(mut self, path: Arc<PuntPath>, limit: RateLimit) -> Self {
+        self.punt = Some((path, limit));
+        self
     }
 
     /// Forwards a burst received on `port`; `tx[i]` is the tx queue of port `i`. The burst is
@@ -105,7 +121,8 @@ impl<T: Lpm<u32>> Pipeline<T> {
             return;
         };
         // Pass 1: classify; keep what is forwarded, with its key, in order.
-        let (keys, counters) = (&mut self.keys, &mut self.counters);
+        let (keys, counters, punt) = (&mut self.keys, &mut self.counters, &mut self.punt);
+        let mut now = 0;
         let mut n = 0;
         burst.retain(|p| match classify(p.data(), local) {
             Class::Forward { dst } => {
@@ -119,6 +136,24 @@ impl<T: Lpm<u32>> Pipeline<T> {
             }
             Class::Punt(kind) => {
                 counters.punts[punt_index(kind)] += 1;
+                if let Some((path, limit)) = punt.as_mut() {
+                    if now == 0 {
+                        now = clock::now_ns();
+                    }
+                    if !limit.allow(now) {
+                        counters.punt_limited += 1;
+                    } else if path
+                        .to_control
+                        .push(Punted {
+                            port,
+                            kind,
+                            frame: p.data().to_vec(),
+                        })
+                        .is_err()
+                    {
+                        counters.punt_ring_full += 1;
+                    }
+                }
                 false
             }
         });
@@ -299,5 +334,67 @@ mod tests {
             );
             assert_eq!(&recv[26..], &sent[26..], "addresses and payload untouched");
         }
+    }
+
+    /// Input: a ping to the router, a packet whose TTL expires here, and 40 more pings, through a
+    /// pipeline that punts at most 8 at once to a control plane. Output: the control plane answers
+    /// with an echo reply and a time exceeded from port 0's address, and the excess is counted as
+    /// rate-limited, not queued.
+    #[test]
+    fn punts_reach_the_control_plane_which_answers_within_the_rate_limit() {
+        use crate::punt::{ControlPlane, PuntPath, RateLimit};
+        use crate::wire::icmpv4::{Icmpv4Packet, Message};
+
+        let path = Arc::new(PuntPath::new(64));
+        let mut pl = pipeline().with_punt(Arc::clone(&path), RateLimit::new(1, 8));
+        let mut control = ControlPlane::new(pl.ports.clone());
+        let pool = Pool::new(PoolConfig::default()).unwrap();
+        let mut ping = frame([198, 18, 0, 254], 64);
+        ping[23] = 1;
+        ping[34..42].copy_from_slice(&[8, 0, 0, 0, 0x12, 0x34, 0, 1]);
+        let c = checksum::checksum(&ping[34..]);
+        ping[36..38].copy_from_slice(&c.to_be_bytes());
+        let c = {
+            ping[24..26].fill(0);
+            checksum::checksum(&ping[14..34])
+        };
+        ping[24..26].copy_from_slice(&c.to_be_bytes());
+        let mut burst = Burst::new(64);
+        burst.push(pool.alloc_from(&ping).unwrap()).unwrap();
+        burst
+            .push(pool.alloc_from(&frame([10, 1, 2, 3], 1)).unwrap())
+            .unwrap();
+        for _ in 0..40 {
+            burst.push(pool.alloc_from(&ping).unwrap()).unwrap();
+        }
+        pl.process(0, &mut burst, &mut []);
+        assert_eq!(pl.counters.punt(Punt::Local), 41);
+        assert_eq!(pl.counters.punt(Punt::TtlExceeded), 1);
+        assert_eq!(path.to_control.len(), 8, "the burst of the rate limit");
+        assert_eq!(pl.counters.punt_limited, 34);
+
+        let mut replies = Vec::new();
+        while let Some(p) = path.to_control.pop() {
+            replies.extend(control.handle(&p, 0));
+        }
+        assert_eq!(replies.len(), 8);
+        let kinds: Vec<(u16, Message)> = replies
+            .iter()
+            .map(|(port, f)| {
+                (
+                    *port,
+                    Icmpv4Packet::new_checked(&f[34..]).unwrap().msg_type(),
+                )
+            })
+            .collect();
+        assert_eq!(kinds[0], (0, Message::EchoReply));
+        assert_eq!(kinds[1], (0, Message::TimeExceeded));
+        let te = &replies[1].1;
+        assert_eq!(
+            &te[26..30],
+            &[198, 18, 0, 254],
+            "sent from the port's address"
+        );
+        assert_eq!(&te[0..6], &[2, 0, 0, 0, 0, 1], "back to the sender");
     }
 }
