@@ -17,10 +17,7 @@ fn af_packet_veth_200k_each_way() {
     if skip_unless_root("af_packet_veth_200k_each_way") {
         return;
     }
-    let tag = format!("bkap{}", std::process::id() % 100_000);
-    let a = Netns::new(&format!("{tag}a")).unwrap();
-    let b = Netns::new(&format!("{tag}b")).unwrap();
-    a.veth("v0", &b, "v1", 2).unwrap();
+    let (a, b) = common::pair("bkap", 2);
     let cfg = AfPacketConfig {
         queues: 2,
         ..Default::default()
@@ -48,10 +45,7 @@ fn af_packet_counts_bad_frames_on_tx() {
     if skip_unless_root("af_packet_counts_bad_frames_on_tx") {
         return;
     }
-    let tag = format!("bkab{}", std::process::id() % 100_000);
-    let a = Netns::new(&format!("{tag}a")).unwrap();
-    let b = Netns::new(&format!("{tag}b")).unwrap();
-    a.veth("v0", &b, "v1", 1).unwrap();
+    let (a, b) = common::pair("bkab", 1);
     let pa = a
         .enter(|| af_packet::open("v0", AfPacketConfig::default()))
         .unwrap()
@@ -83,10 +77,7 @@ fn af_packet_batched_kicks_wait_for_flush() {
     if skip_unless_root("af_packet_batched_kicks_wait_for_flush") {
         return;
     }
-    let tag = format!("bkak{}", std::process::id() % 100_000);
-    let a = Netns::new(&format!("{tag}a")).unwrap();
-    let b = Netns::new(&format!("{tag}b")).unwrap();
-    a.veth("v0", &b, "v1", 1).unwrap();
+    let (a, b) = common::pair("bkak", 1);
     let batched = AfPacketConfig {
         tx_kick: 64,
         ..Default::default()

@@ -25,17 +25,9 @@ use brick_io::backend::af_packet::{self, AfPacketConfig};
 use brick_io::backend::af_xdp::{self, AfXdpConfig, XdpMode};
 use brick_io::netns::Netns;
 use brick_io::{Burst, DropReason, Error, Pool, PoolConfig};
-use common::{Traffic, skip_unless_root};
+use common::{Traffic, pair, skip_unless_root};
 
 const FRAMES: u32 = 1_000_000;
-
-fn pair(tag: &str, queues: usize) -> (Netns, Netns) {
-    let tag = format!("{tag}{}", std::process::id() % 100_000);
-    let a = Netns::new(&format!("{tag}a")).unwrap();
-    let b = Netns::new(&format!("{tag}b")).unwrap();
-    a.veth("v0", &b, "v1", queues).unwrap();
-    (a, b)
-}
 
 /// How many XDP programs `ip link` shows on `dev` (any mode, link or legacy).
 fn progs(ns: &Netns, dev: &str) -> usize {

@@ -253,3 +253,13 @@ pub fn bad_frames_on_tx(pa: Port, pb: Port) {
     assert_eq!(got, vec![good], "only the good frame crosses");
     assert_eq!(sb.total().rx_packets, 1);
 }
+
+/// Two namespaces named after `tag` and the pid, joined by a veth pair `v0` (in the first) and
+/// `v1` (in the second) with `queues` queues; both are deleted when dropped.
+pub fn pair(tag: &str, queues: usize) -> (brick_io::netns::Netns, brick_io::netns::Netns) {
+    let tag = format!("{tag}{}", std::process::id() % 100_000);
+    let a = brick_io::netns::Netns::new(&format!("{tag}a")).unwrap();
+    let b = brick_io::netns::Netns::new(&format!("{tag}b")).unwrap();
+    a.veth("v0", &b, "v1", queues).unwrap();
+    (a, b)
+}
