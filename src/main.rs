@@ -67,9 +67,42 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Run a router node from a configuration file until Ctrl-C or SIGTERM. Logs go to stderr
+    /// (`RUST_LOG=debug` for more).
+    Run {
+        /// The node's configuration (TOML; see docs/configuration.md).
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Check a configuration file and exit: every error names the file, the line and the reason.
+    Check {
+        /// The node's configuration.
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Ask a running node over its control socket, like `birdc show ...`.
+    Show {
+        /// What to show.
+        what: ShowWhat,
+        /// The node's control socket (`[control] socket` of its configuration).
+        #[arg(long, short, default_value = brick_router::config::DEFAULT_SOCKET)]
+        socket: PathBuf,
+    },
     /// Benchmarks; each prints its figures and, last, one JSON line.
     #[command(subcommand)]
     Bench(BenchCmd),
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum ShowWhat {
+    /// The routing table: best route per prefix, its source and next hops.
+    Routes,
+    /// The ARP cache: address, MAC, state.
+    Neighbors,
+    /// Ports: backend, MAC, MTU, addresses, packet and drop counters.
+    Ports,
+    /// Data-path verdicts (forwarded, drops and punts by reason) and control-plane counters.
+    Counters,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -281,6 +314,30 @@ fn main() -> ExitCode {
             seconds,
             json,
         } => gen_traffic(&profile, &tx, rx.as_ref(), rate, seconds, json),
+        Cmd::Run { config } => run(&config),
+        Cmd::Check { config } => brick_router::Config::load(&config)
+            .map(|c| {
+                println!(
+                    "{}: ok (node {}, {} ports, {} static routes, {} workers)",
+                    config.display(),
+                    c.node,
+                    c.ports.len(),
+                    c.routes.len(),
+                    c.cores.len()
+                )
+            })
+            .map_err(Into::into),
+        Cmd::Show { what, socket } => {
+            let cmd = match what {
+                ShowWhat::Routes => "show routes",
+                ShowWhat::Neighbors => "show neighbors",
+                ShowWhat::Ports => "show ports",
+                ShowWhat::Counters => "show counters",
+            };
+            brick_router::node::request(&socket, cmd)
+                .map(|out| print!("{out}"))
+                .map_err(|e| anyhow::anyhow!(e))
+        }
         Cmd::Bench(b) => bench(b),
     };
     match r {
@@ -291,6 +348,27 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn run(config: &std::path::Path) -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cfg = brick_router::Config::load(config)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = Arc::clone(&stop);
+    ctrlc::set_handler(move || s.store(true, Ordering::Relaxed))?;
+    let node = brick_router::Node::start(&cfg)?;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    tracing::info!("stopping");
+    node.stop();
+    Ok(())
 }
 
 fn demo(seconds: f64, size: usize, prefixes: usize, rate: Option<Rate>) -> Result<()> {

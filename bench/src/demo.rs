@@ -17,8 +17,9 @@ use brick_io::backend::mem::{self, CableConfig};
 use brick_io::poll::{self, IdlePolicy};
 use brick_io::{Pool, PoolConfig};
 use brick_router::classify::Local;
+use brick_router::neighbor::Macs;
 use brick_router::pipeline::{Counters, Pipeline};
-use brick_router::verdict::DropReason;
+use brick_router::verdict::{DropReason, Punt};
 use brick_router::wire::ethernet::EthernetAddress;
 use brick_routing::{Fib, FibReader, Gateway, Lpm, NextHop, Poptrie4, Prefix};
 use serde::Serialize;
@@ -173,14 +174,14 @@ pub fn router_setup(routes: &[(Prefix<u32>, NextHop)]) -> Result<RouterSetup, Er
     }
     let (_writer, reader) = Fib::new(lpm, groups).publish();
     let ports = vec![
-        Local {
-            mac: EthernetAddress(ROUTER_MAC),
-            addrs: vec![Ipv4Addr::new(198, 18, 0, 254)],
-        },
-        Local {
-            mac: EthernetAddress([0x02, 0, 0, 0, 0x01, 1]),
-            addrs: vec![Ipv4Addr::new(198, 19, 0, 254)],
-        },
+        Local::new(
+            EthernetAddress(ROUTER_MAC),
+            vec![Ipv4Addr::new(198, 18, 0, 254)],
+        ),
+        Local::new(
+            EthernetAddress([0x02, 0, 0, 0, 0x01, 1]),
+            vec![Ipv4Addr::new(198, 19, 0, 254)],
+        ),
     ];
     Ok(RouterSetup {
         reader,
@@ -245,7 +246,7 @@ pub fn run(d: &Demo) -> Result<DemoReport, Error> {
         cores.get(1).copied(),
         move || -> Result<Counters, Error> {
             // Built here: a pipeline holds packets, which belong to this thread's pool.
-            let mut pipeline = Pipeline::new(reader, ports, neighbors);
+            let mut pipeline = Pipeline::new(reader, ports, Macs::new(neighbors));
             let pool = Pool::new(PoolConfig::default())?;
             poll::run(
                 &mut rx,
@@ -294,8 +295,8 @@ pub fn run(d: &Demo) -> Result<DemoReport, Error> {
             .filter(|&&r| c.drop(r) > 0)
             .map(|&r| (r.as_str().to_string(), c.drop(r)))
             .collect(),
-        no_route: c.no_route,
-        unresolved: c.unresolved,
+        no_route: c.punt(Punt::NoRoute),
+        unresolved: c.punt(Punt::Unresolved),
         tx_dropped: c.tx_dropped,
         traffic: report,
     })

@@ -9,6 +9,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use brick_io::{Burst, Pool, PoolConfig, testframe};
+use brick_router::Punt;
+use brick_router::neighbor::Macs;
 use brick_router::pipeline::Pipeline;
 use brick_router::wire::checksum;
 use brick_routing::{NextHop, Prefix, loader};
@@ -59,7 +61,7 @@ pub fn run(table: Option<&Path>, size: usize, seconds: f64) -> Result<PipelineRe
         neighbors,
         ..
     } = demo::router_setup(&routes)?;
-    let mut pipeline = Pipeline::new(reader, ports, neighbors);
+    let mut pipeline = Pipeline::new(reader, ports, Macs::new(neighbors));
     let pool = Pool::new(PoolConfig::default())?;
 
     // Destinations: random unicast addresses (outside 127/8), fixed up front.
@@ -124,7 +126,8 @@ pub fn run(table: Option<&Path>, size: usize, seconds: f64) -> Result<PipelineRe
         size,
         mpps_per_core: 1e3 / per_packet_ns.max(1e-3),
         loop_mpps: with_pipeline / 1e6,
-        forwarded_share: (c.tx_dropped as f64) / (c.tx_dropped + c.no_route).max(1) as f64,
+        forwarded_share: (c.tx_dropped as f64)
+            / (c.tx_dropped + c.punt(Punt::NoRoute)).max(1) as f64,
     })
 }
 

@@ -147,9 +147,10 @@ impl Idle {
         }
     }
 
-    /// Blocks until a queue's fd is readable or the policy's timeout passes.
+    /// Blocks until a queue's fd or one of `extra` (doorbells) is readable, or the policy's
+    /// timeout passes.
     #[cold]
-    pub fn block(&mut self, rx: &[Rx]) {
+    pub fn block(&mut self, rx: &[Rx], extra: &[Wake]) {
         let timeout = match self.policy {
             IdlePolicy::Busy => return,
             IdlePolicy::Adaptive(a) => a.block,
@@ -162,8 +163,8 @@ impl Idle {
             revents: 0,
         }; 64];
         let mut n = 0;
-        for q in rx {
-            if let (Wake::Fd(fd), Some(slot)) = (q.wake(), fds.get_mut(n)) {
+        for w in rx.iter().map(Rx::wake).chain(extra.iter().copied()) {
+            if let (Wake::Fd(fd), Some(slot)) = (w, fds.get_mut(n)) {
                 slot.fd = fd;
                 n += 1;
             }
@@ -204,7 +205,7 @@ pub fn run(
             idle.busy();
             armed = false;
         } else if armed {
-            idle.block(rx);
+            idle.block(rx, &[]);
             armed = false;
         } else {
             armed = idle.empty(rx) == IdleStep::Armed;

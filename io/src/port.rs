@@ -160,6 +160,7 @@ pub struct Port {
     name: String,
     id: u16,
     mode: String,
+    link: Option<([u8; 6], usize)>,
     rx: Vec<Box<dyn RxQueue>>,
     tx: Vec<Box<dyn TxQueue>>,
 }
@@ -175,6 +176,7 @@ impl Port {
             name: name.into(),
             id: 0,
             mode: String::new(),
+            link: None,
             rx,
             tx,
         }
@@ -190,6 +192,22 @@ impl Port {
     pub fn with_mode(mut self, mode: impl Into<String>) -> Self {
         self.mode = mode.into();
         self
+    }
+
+    /// Records the interface's hardware address and MTU.
+    pub fn with_link(mut self, mac: [u8; 6], mtu: usize) -> Self {
+        self.link = Some((mac, mtu));
+        self
+    }
+
+    /// The interface's MAC address; `None` for ports without one (mem cables, pcap files).
+    pub fn mac(&self) -> Option<[u8; 6]> {
+        self.link.map(|l| l.0)
+    }
+
+    /// The interface's MTU (largest IP packet); `None` for ports without an interface.
+    pub fn mtu(&self) -> Option<usize> {
+        self.link.map(|l| l.1)
     }
 
     /// What the backend negotiated, e.g. `af_xdp copy native` or `af_xdp zero-copy native`;

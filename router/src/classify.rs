@@ -27,13 +27,31 @@ pub enum Class {
     Drop(DropReason),
 }
 
-/// The addresses that make a packet "ours" on one port.
+/// One port as the data path sees it: what makes a packet "ours", and what fits out of it.
 #[derive(Clone, Debug)]
 pub struct Local {
     /// The port's MAC.
     pub mac: EthernetAddress,
     /// The router's own IPv4 addresses (on any port).
     pub addrs: Vec<Ipv4Addr>,
+    /// Directed broadcast addresses of the router's connected subnets (on any port), never
+    /// forwarded (RFC 2644).
+    pub broadcasts: Vec<Ipv4Addr>,
+    /// Largest IPv4 packet sent out of this port; larger ones go to the control plane, which
+    /// fragments them or answers "fragmentation needed".
+    pub mtu: u16,
+}
+
+impl Local {
+    /// A port with MTU 1500 and no connected broadcasts.
+    pub fn new(mac: EthernetAddress, addrs: Vec<Ipv4Addr>) -> Self {
+        Local {
+            mac,
+            addrs,
+            broadcasts: Vec::new(),
+            mtu: 1500,
+        }
+    }
 }
 
 const OSPF_ALL_ROUTERS: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 5);
@@ -106,6 +124,9 @@ pub fn classify(frame: &[u8], local: &Local) -> Class {
     if local.addrs.contains(&dst) {
         return Class::Punt(Punt::Local);
     }
+    if local.broadcasts.contains(&dst) {
+        return Class::Drop(DropReason::DirectedBroadcast);
+    }
     if p.ttl() <= 1 {
         return Class::Punt(Punt::TtlExceeded);
     }
@@ -127,11 +148,14 @@ mod tests {
 
     fn local() -> Local {
         Local {
-            mac: OUR_MAC,
-            addrs: vec![
-                Ipv4Addr::new(198, 18, 0, 254),
-                Ipv4Addr::new(198, 19, 0, 254),
-            ],
+            broadcasts: vec![Ipv4Addr::new(198, 19, 0, 255)],
+            ..Local::new(
+                OUR_MAC,
+                vec![
+                    Ipv4Addr::new(198, 18, 0, 254),
+                    Ipv4Addr::new(198, 19, 0, 254),
+                ],
+            )
         }
     }
 
@@ -234,6 +258,11 @@ mod tests {
         assert_eq!(
             classify(&udp([198, 18, 0, 1], [255, 255, 255, 255]), &l),
             Class::Punt(Punt::Broadcast)
+        );
+        assert_eq!(
+            classify(&udp([198, 18, 0, 1], [198, 19, 0, 255]), &l),
+            Class::Drop(DropReason::DirectedBroadcast),
+            "a connected subnet's broadcast is not forwarded"
         );
         assert_eq!(
             classify(&frame([198, 18, 0, 1], [224, 0, 0, 5], 1, 89, 0), &l),

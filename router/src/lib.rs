@@ -10,22 +10,32 @@
 //!   packets, aging, and limits an ARP flood cannot exceed. No I/O: it returns what to send.
 //! - [`pipeline`]: the per-core IPv4 forwarding pipeline: classify, batched FIB lookup, ECMP
 //!   path, neighbour MAC, RFC 1624 rewrite, one tx burst per output port.
-//! - [`punt`]: the rings between the data path and the control plane, the punt rate limit, and
-//!   the control plane that answers ARP, ping and expiring TTLs with [`reply`].
-//! - [`reply`]: the replies the control plane builds for punted frames: ICMP echo replies, ICMP
-//!   errors quoting the offending datagram (never where RFC 1812 forbids one), ARP replies.
+//! - [`punt`]: the rings between the data path and the control plane, and the punt rate limit.
+//! - [`control`]: the control plane: ARP (responder, resolver, gratuitous ARP), ICMP with a
+//!   limit per source, and the slow forwarding path (resolution, fragmentation).
+//! - [`reply`]: the frames the control plane builds: ICMP echo replies, ICMP errors quoting the
+//!   offending datagram (never where RFC 1812 forbids one), ARP replies and requests.
+//! - [`fragment`]: IPv4 fragmentation for the slow path.
+//! - [`config`]: the node's TOML configuration, with file:line errors.
+//! - [`node`]: a running node: ports, one worker per core, the control thread, the control socket
+//!   behind `brick show`.
 //! - [`verdict`]: the values the data path decides ([`DropReason`], [`Punt`]), each a counter.
 //!
-//! ICMP rate limits per source, routing protocols on the control plane, IPv6 and configuration
-//! come next (see `docs/architecture.md`).
+//! IPv6 and the routing protocols come next (see `docs/architecture.md`).
 #![forbid(unsafe_code)]
 
 pub mod classify;
+pub mod config;
+pub mod control;
+pub mod fragment;
 pub mod neighbor;
+pub mod node;
 pub mod pipeline;
 pub mod punt;
 pub mod reply;
 pub mod verdict;
 pub mod wire;
 
+pub use config::Config;
+pub use node::Node;
 pub use verdict::{DropReason, Punt};

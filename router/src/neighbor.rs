@@ -15,8 +15,38 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, Guard};
 
 use crate::wire::ethernet::EthernetAddress;
+
+/// The neighbours' MACs as the data path reads them: IPv4 next hop to MAC.
+pub type MacTable = HashMap<Ipv4Addr, EthernetAddress>;
+
+/// The MAC table published by the control plane to the forwarding cores: readers load the
+/// current table once per burst without locks; the control plane swaps in a new one when an
+/// entry appears, changes or goes.
+#[derive(Clone, Debug, Default)]
+pub struct Macs(Arc<ArcSwap<MacTable>>);
+
+impl Macs {
+    /// A table with `initial` entries (static neighbours, benchmarks).
+    pub fn new(initial: MacTable) -> Self {
+        Macs(Arc::new(ArcSwap::from_pointee(initial)))
+    }
+
+    /// The current table.
+    #[inline]
+    pub fn load(&self) -> Guard<Arc<MacTable>> {
+        self.0.load()
+    }
+
+    /// Replaces the table; readers see the old or the new one, whole.
+    pub fn publish(&self, table: MacTable) {
+        self.0.store(Arc::new(table));
+    }
+}
 
 /// Limits and timers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +165,34 @@ impl<P> Neighbors<P> {
             State::Reachable { mac, .. } | State::Stale { mac, .. } => Some(mac),
             _ => None,
         }
+    }
+
+    /// The MACs usable now (reachable and stale entries), for the data path.
+    pub fn macs(&self) -> MacTable {
+        self.entries
+            .keys()
+            .filter_map(|ip| Some((*ip, self.get(*ip)?)))
+            .collect()
+    }
+
+    /// Every entry with its MAC (if known) and state, sorted by address, for `brick show
+    /// neighbors`.
+    pub fn list(&self) -> Vec<(Ipv4Addr, Option<EthernetAddress>, &'static str)> {
+        let mut out: Vec<_> = self
+            .entries
+            .iter()
+            .map(|(ip, e)| {
+                let state = match e.state {
+                    State::Incomplete { .. } => "incomplete",
+                    State::Reachable { .. } => "reachable",
+                    State::Stale { .. } => "stale",
+                    State::Failed => "failed",
+                };
+                (*ip, self.get(*ip), state)
+            })
+            .collect();
+        out.sort_unstable_by_key(|e| e.0);
+        out
     }
 
     /// Makes room for one more entry, evicting the least recently used stale or failed one.

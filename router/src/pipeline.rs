@@ -7,35 +7,23 @@
 //! 4. group by output port and send each group as one burst.
 //!
 //! Nothing here allocates, locks or makes a syscall per packet; every packet ends as a counted
-//! verdict. Punted packets go to the control plane over a [`PuntPath`] when one is given (copied
-//! out, rate-limited), and are counted and freed otherwise. Not yet here (see
-//! `docs/architecture.md`): ICMP errors for packets without a route, fragmentation, IPv6.
+//! verdict. What the data path does not finish goes to the control plane over a [`PuntPath`]
+//! when one is given (copied out, rate-limited), and is counted and freed otherwise: frames for
+//! the router itself, expiring TTLs, destinations without a route (ICMP unreachable), next hops
+//! whose MAC is not known yet (ARP) and packets larger than the output port's MTU
+//! (fragmentation). IPv6 is not forwarded yet (see `docs/architecture.md`).
 
-use std::collections::HashMap;
-use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 use brick_io::{Burst, MAX_BURST, Tx, clock};
 use brick_routing::{FibReader, Lpm, NO_ROUTE, NextHop};
 
 use crate::classify::{Class, Local, classify};
+use crate::neighbor::Macs;
 use crate::punt::{PuntPath, Punted, RateLimit};
 use crate::verdict::{DropReason, Punt};
-use crate::wire::ethernet::{EthernetAddress, EthernetFrame, HEADER_LEN};
+use crate::wire::ethernet::{EthernetFrame, HEADER_LEN};
 use crate::wire::ipv4::Ipv4Packet;
-
-const PUNTS: usize = 6;
-
-fn punt_index(p: Punt) -> usize {
-    match p {
-        Punt::Arp => 0,
-        Punt::Local => 1,
-        Punt::Ospf => 2,
-        Punt::Rip => 3,
-        Punt::Broadcast => 4,
-        Punt::TtlExceeded => 5,
-    }
-}
 
 /// What one pipeline did; one writer (its core), summed by readers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -44,13 +32,8 @@ pub struct Counters {
     pub forwarded: u64,
     /// Dropped by the first pass, per [`DropReason`].
     pub drops: [u64; DropReason::ALL.len()],
-    /// For the control plane, per [`Punt`] kind (`Arp`, `Local`, `Ospf`, `Rip`, `Broadcast`,
-    /// `TtlExceeded`).
-    pub punts: [u64; PUNTS],
-    /// No route to the destination (the slow path will send ICMP net unreachable).
-    pub no_route: u64,
-    /// Next hop without a known MAC (the slow path will resolve it).
-    pub unresolved: u64,
+    /// For the control plane, per [`Punt`] kind (in [`Punt::ALL`] order).
+    pub punts: [u64; Punt::ALL.len()],
     /// The output port's tx queue refused them.
     pub tx_dropped: u64,
     /// Punts over the rate limit (control-plane protection), dropped.
@@ -67,7 +50,73 @@ impl Counters {
 
     /// Punted as `kind`.
     pub fn punt(&self, kind: Punt) -> u64 {
-        self.punts[punt_index(kind)]
+        self.punts[kind as usize]
+    }
+
+    /// Every counter with its name, for `brick show counters` and metrics.
+    pub fn named(&self) -> Vec<(String, u64)> {
+        let mut out = vec![("forwarded".to_string(), self.forwarded)];
+        out.extend(
+            DropReason::ALL
+                .iter()
+                .map(|&r| (format!("drop_{}", r.as_str()), self.drop(r))),
+        );
+        out.extend(
+            Punt::ALL
+                .iter()
+                .map(|&k| (format!("punt_{}", k.as_str()), self.punt(k))),
+        );
+        out.push(("tx_dropped".into(), self.tx_dropped));
+        out.push(("punt_limited".into(), self.punt_limited));
+        out.push(("punt_ring_full".into(), self.punt_ring_full));
+        out
+    }
+
+    /// Adds `other` to these.
+    pub fn add(&mut self, other: &Counters) {
+        self.forwarded += other.forwarded;
+        for (a, b) in self.drops.iter_mut().zip(other.drops) {
+            *a += b;
+        }
+        for (a, b) in self.punts.iter_mut().zip(other.punts) {
+            *a += b;
+        }
+        self.tx_dropped += other.tx_dropped;
+        self.punt_limited += other.punt_limited;
+        self.punt_ring_full += other.punt_ring_full;
+    }
+}
+
+/// Where punted frames go: the ring and its rate limit, or nowhere (counted only).
+#[derive(Debug)]
+struct PuntTo {
+    to: Option<(Arc<PuntPath>, RateLimit)>,
+    /// The clock, read once per burst and only when something is punted.
+    now: u64,
+}
+
+impl PuntTo {
+    fn punt(&mut self, counters: &mut Counters, port: u16, kind: Punt, frame: &[u8]) {
+        counters.punts[kind as usize] += 1;
+        let Some((path, limit)) = self.to.as_mut() else {
+            return;
+        };
+        if self.now == 0 {
+            self.now = clock::now_ns();
+        }
+        if !limit.allow(self.now) {
+            counters.punt_limited += 1;
+        } else if path
+            .to_control
+            .push(Punted {
+                port,
+                kind,
+                frame: frame.to_vec(),
+            })
+            .is_err()
+        {
+            counters.punt_ring_full += 1;
+        }
     }
 }
 
@@ -76,32 +125,28 @@ impl Counters {
 pub struct Pipeline<T> {
     fib: FibReader<u32, T>,
     ports: Vec<Local>,
-    neighbors: HashMap<Ipv4Addr, EthernetAddress>,
+    macs: Macs,
     out: Vec<Burst>,
     keys: [u32; MAX_BURST],
     hops: [NextHop; MAX_BURST],
-    punt: Option<(Arc<PuntPath>, RateLimit)>,
+    punt: PuntTo,
     /// What happened so far.
     pub counters: Counters,
 }
 
 impl<T: Lpm<u32>> Pipeline<T> {
     /// A pipeline reading `fib`, for ports whose MAC and addresses are `ports`, with the
-    /// neighbours' MACs known so far.
-    pub fn new(
-        fib: FibReader<u32, T>,
-        ports: Vec<Local>,
-        neighbors: HashMap<Ipv4Addr, EthernetAddress>,
-    ) -> Self {
+    /// neighbours' MACs from `macs`.
+    pub fn new(fib: FibReader<u32, T>, ports: Vec<Local>, macs: Macs) -> Self {
         let out = ports.iter().map(|_| Burst::new(MAX_BURST)).collect();
         Pipeline {
             fib,
             ports,
-            neighbors,
+            macs,
             out,
             keys: [0; MAX_BURST],
             hops: [NO_ROUTE; MAX_BURST],
-            punt: None,
+            punt: PuntTo { to: None, now: 0 },
             counters: Counters::default(),
         }
     }
@@ -109,7 +154,7 @@ impl<T: Lpm<u32>> Pipeline<T> {
     /// Hands punted frames to the control plane over `path`, at most as fast as `limit` allows;
     /// without it they are counted and freed.
     pub fn with_punt(mut self, path: Arc<PuntPath>, limit: RateLimit) -> Self {
-        self.punt = Some((path, limit));
+        self.punt.to = Some((path, limit));
         self
     }
 
@@ -120,9 +165,9 @@ impl<T: Lpm<u32>> Pipeline<T> {
             burst.clear();
             return;
         };
+        self.punt.now = 0;
         // Pass 1: classify; keep what is forwarded, with its key, in order.
         let (keys, counters, punt) = (&mut self.keys, &mut self.counters, &mut self.punt);
-        let mut now = 0;
         let mut n = 0;
         burst.retain(|p| match classify(p.data(), local) {
             Class::Forward { dst } => {
@@ -135,47 +180,41 @@ impl<T: Lpm<u32>> Pipeline<T> {
                 false
             }
             Class::Punt(kind) => {
-                counters.punts[punt_index(kind)] += 1;
-                if let Some((path, limit)) = punt.as_mut() {
-                    if now == 0 {
-                        now = clock::now_ns();
-                    }
-                    if !limit.allow(now) {
-                        counters.punt_limited += 1;
-                    } else if path
-                        .to_control
-                        .push(Punted {
-                            port,
-                            kind,
-                            frame: p.data().to_vec(),
-                        })
-                        .is_err()
-                    {
-                        counters.punt_ring_full += 1;
-                    }
-                }
+                punt.punt(counters, port, kind, p.data());
                 false
             }
         });
-        // Pass 2: one batched lookup against the FIB of the moment.
+        // Pass 2: one batched lookup against the FIB and neighbours of the moment.
         let fib = self.fib.load();
         fib.lookup_batch(&self.keys[..n], &mut self.hops[..n]);
-        // Pass 3: path, neighbour, rewrite, group by port.
+        let macs = self.macs.load();
+        // Pass 3: path, MTU, neighbour, rewrite, group by port.
         for (i, mut p) in burst.drain().enumerate() {
             let nh = self.hops[i];
             let Some(gw) = fib.path(nh, p.meta.hash).filter(|_| nh != NO_ROUTE) else {
-                self.counters.no_route += 1;
+                self.punt
+                    .punt(&mut self.counters, port, Punt::NoRoute, p.data());
                 continue;
             };
-            let next = if gw.addr == 0 { self.keys[i] } else { gw.addr };
-            let (Some(mac), Some(out_port)) = (
-                self.neighbors.get(&Ipv4Addr::from(next)),
-                self.ports.get(usize::from(gw.port)),
-            ) else {
-                self.counters.unresolved += 1;
+            let Some(out_port) = self.ports.get(usize::from(gw.port)) else {
+                self.punt
+                    .punt(&mut self.counters, port, Punt::NoRoute, p.data());
                 continue;
             };
             let frame = p.data_mut();
+            if usize::from(Ipv4Packet::new_unchecked(&frame[HEADER_LEN..]).total_len())
+                > usize::from(out_port.mtu)
+            {
+                self.punt
+                    .punt(&mut self.counters, port, Punt::TooBig, frame);
+                continue;
+            }
+            let next = if gw.addr == 0 { self.keys[i] } else { gw.addr };
+            let Some(mac) = macs.get(&next.into()) else {
+                self.punt
+                    .punt(&mut self.counters, port, Punt::Unresolved, frame);
+                continue;
+            };
             let mut eth = EthernetFrame::new_unchecked(&mut *frame);
             eth.set_dst_addr(*mac);
             eth.set_src_addr(out_port.mac);
@@ -220,8 +259,12 @@ mod tests {
     use brick_io::{Pool, PoolConfig};
     use brick_routing::{Fib, Gateway, Poptrie4, Prefix};
 
+    use std::net::Ipv4Addr;
+
     use super::*;
+    use crate::neighbor::MacTable;
     use crate::wire::checksum;
+    use crate::wire::ethernet::EthernetAddress;
 
     const R0: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 0]);
     const R1: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 1]);
@@ -244,7 +287,18 @@ mod tests {
         f
     }
 
-    /// Two ports; 10.0.0.0/8 via 198.19.0.7 on port 1; 198.19.0.0/24 connected on port 1.
+    /// A valid packet of `len` bytes of IPv4 to `dst`.
+    fn big(dst: [u8; 4], len: u16) -> Vec<u8> {
+        let mut f = frame(dst, 64);
+        f.resize(HEADER_LEN + usize::from(len), 0);
+        f[16..18].copy_from_slice(&len.to_be_bytes());
+        f[24..26].fill(0);
+        let c = checksum::checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        f
+    }
+
+    /// Two ports; 10.0.0.0/8 via 198.19.0.7 on port 1 (MTU 1000); 198.19.0.0/24 connected on port 1.
     fn pipeline() -> Pipeline<Poptrie4> {
         let routes = [
             (Prefix::new(0x0a00_0000, 8).unwrap(), 1),
@@ -264,19 +318,16 @@ mod tests {
         ];
         let (_, reader) = Fib::new(lpm, groups).publish();
         let ports = vec![
+            Local::new(R0, vec![Ipv4Addr::new(198, 18, 0, 254)]),
             Local {
-                mac: R0,
-                addrs: vec![Ipv4Addr::new(198, 18, 0, 254)],
-            },
-            Local {
-                mac: R1,
-                addrs: vec![Ipv4Addr::new(198, 19, 0, 254)],
+                mtu: 1000,
+                ..Local::new(R1, vec![Ipv4Addr::new(198, 19, 0, 254)])
             },
         ];
-        let neighbors = HashMap::from([
+        let neighbors = Macs::new(MacTable::from([
             (Ipv4Addr::new(198, 19, 0, 7), NB),
             (Ipv4Addr::new(198, 19, 0, 9), HOST),
-        ]);
+        ]));
         Pipeline::new(reader, ports, neighbors)
     }
 
@@ -303,6 +354,7 @@ mod tests {
             frame([8, 8, 8, 8], 64),
             frame([198, 19, 0, 8], 64),
             frame([198, 18, 0, 254], 64),
+            big([10, 1, 2, 3], 1200),
         ];
         for f in &inputs {
             burst.push(pool.alloc_from(f).unwrap()).unwrap();
@@ -314,7 +366,10 @@ mod tests {
         assert_eq!(c.drop(DropReason::BadChecksum), 1);
         assert_eq!(c.punt(Punt::TtlExceeded), 1);
         assert_eq!(c.punt(Punt::Local), 1);
-        assert_eq!((c.no_route, c.unresolved, c.tx_dropped), (1, 1, 0));
+        assert_eq!(c.punt(Punt::NoRoute), 1);
+        assert_eq!(c.punt(Punt::Unresolved), 1);
+        assert_eq!(c.punt(Punt::TooBig), 1);
+        assert_eq!(c.tx_dropped, 0);
 
         let mut got = Burst::new(32);
         h1[0].rx_burst(&pool, &mut got);
@@ -342,12 +397,23 @@ mod tests {
     /// rate-limited, not queued.
     #[test]
     fn punts_reach_the_control_plane_which_answers_within_the_rate_limit() {
-        use crate::punt::{ControlPlane, PuntPath, RateLimit};
+        use crate::config::IfAddr;
+        use crate::control::{ControlPlane, ControlPort, Limits};
         use crate::wire::icmpv4::{Icmpv4Packet, Message};
 
         let path = Arc::new(PuntPath::new(64));
         let mut pl = pipeline().with_punt(Arc::clone(&path), RateLimit::new(1, 8));
-        let mut control = ControlPlane::new(pl.ports.clone());
+        let ports = pl
+            .ports
+            .iter()
+            .zip(["198.18.0.254/24", "198.19.0.254/24"])
+            .map(|(l, a)| ControlPort {
+                local: l.clone(),
+                own: vec![a.parse::<IfAddr>().unwrap()],
+            })
+            .collect();
+        let mut control =
+            ControlPlane::new(ports, pl.fib.clone(), pl.macs.clone(), Limits::default());
         let pool = Pool::new(PoolConfig::default()).unwrap();
         let mut ping = frame([198, 18, 0, 254], 64);
         ping[23] = 1;

@@ -9,19 +9,12 @@
 //!
 //! Both rings are bounded lock-free queues: a full ring drops and counts, it never blocks a core.
 //! The data path also limits how fast it punts (a token bucket per pipeline), so a flood of
-//! packets for the control plane cannot take the cores with it (control-plane protection). The
-//! control plane itself does no I/O: `handle` takes a punted frame and returns frames to send.
-
-use std::net::Ipv4Addr;
+//! packets for the control plane cannot take the cores with it (control-plane protection). What
+//! the control plane does with them is in [`crate::control`].
 
 use crossbeam_queue::ArrayQueue;
 
-use crate::classify::Local;
-use crate::neighbor::{self, Neighbors};
-use crate::reply::{self, IcmpError};
 use crate::verdict::Punt;
-use crate::wire::arp::{ArpPacket, ArpRepr};
-use crate::wire::ethernet::{EtherType, EthernetFrame};
 
 /// A frame for the control plane.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,77 +78,6 @@ impl RateLimit {
         } else {
             false
         }
-    }
-}
-
-/// The control plane of one node, as far as it exists: ARP, ping, ICMP time exceeded.
-#[derive(Debug)]
-pub struct ControlPlane {
-    ports: Vec<Local>,
-    /// The ARP cache, learning from requests for us and from replies.
-    pub neighbors: Neighbors<Vec<u8>>,
-    /// Punted frames no handler answered (routing protocols that do not run yet, bad frames).
-    pub unhandled: u64,
-}
-
-impl ControlPlane {
-    /// A control plane for ports whose MACs and addresses are `ports`.
-    pub fn new(ports: Vec<Local>) -> Self {
-        ControlPlane {
-            ports,
-            neighbors: Neighbors::new(neighbor::Config::default()),
-            unhandled: 0,
-        }
-    }
-
-    /// Handles one punted frame at `now_ms`; returns the frames to send and their ports.
-    pub fn handle(&mut self, p: &Punted, now_ms: u64) -> Vec<(u16, Vec<u8>)> {
-        let Some(port) = self.ports.get(usize::from(p.port)).cloned() else {
-            self.unhandled += 1;
-            return Vec::new();
-        };
-        let port = &port;
-        let from = port.addrs.first().copied().unwrap_or(Ipv4Addr::UNSPECIFIED);
-        let out = match p.kind {
-            Punt::Arp => {
-                self.learn(port, &p.frame, now_ms);
-                reply::arp_reply(&p.frame, port)
-            }
-            Punt::Local => reply::echo_reply(&p.frame, port),
-            Punt::TtlExceeded if !from.is_unspecified() => {
-                reply::icmp_error(&p.frame, port, from, IcmpError::TimeExceeded)
-            }
-            _ => None,
-        };
-        match out {
-            Some(f) => vec![(p.port, f)],
-            None => {
-                self.unhandled += 1;
-                Vec::new()
-            }
-        }
-    }
-
-    fn learn(&mut self, port: &Local, frame: &[u8], now_ms: u64) {
-        let Ok(eth) = EthernetFrame::new_checked(frame) else {
-            return;
-        };
-        if eth.ethertype() != EtherType::Arp {
-            return;
-        }
-        let Some(arp) = ArpPacket::new_checked(eth.payload())
-            .ok()
-            .and_then(|a| ArpRepr::parse(&a).ok())
-        else {
-            return;
-        };
-        let for_us = port.addrs.contains(&arp.target_protocol_addr);
-        let _ = self.neighbors.learn(
-            arp.source_protocol_addr,
-            arp.source_hardware_addr,
-            for_us,
-            now_ms,
-        );
     }
 }
 

@@ -24,6 +24,9 @@ pub enum IcmpError {
     NetUnreachable,
     /// The next hop did not answer ARP (type 3 code 1).
     HostUnreachable,
+    /// A UDP datagram to one of our addresses on a port nothing listens on (type 3 code 3): the
+    /// answer `traceroute` expects from its last hop.
+    PortUnreachable,
     /// Too big for the next hop and DF set (type 3 code 4, RFC 1191), with that hop's MTU.
     FragNeeded(u16),
 }
@@ -131,6 +134,11 @@ pub fn icmp_error(
             next_hop_mtu: 0,
             quote,
         },
+        IcmpError::PortUnreachable => Icmpv4Repr::DstUnreachable {
+            reason: DstUnreachable::PortUnreachable,
+            next_hop_mtu: 0,
+            quote,
+        },
         IcmpError::FragNeeded(mtu) => Icmpv4Repr::DstUnreachable {
             reason: DstUnreachable::FragRequired,
             next_hop_mtu: mtu,
@@ -159,17 +167,38 @@ pub fn arp_reply(request: &[u8], port: &Local) -> Option<Vec<u8>> {
     if arp.operation != Operation::Request || !port.addrs.contains(&arp.target_protocol_addr) {
         return None;
     }
-    let reply = arp.reply(port.mac);
+    Some(arp_frame(arp.source_hardware_addr, &arp.reply(port.mac)))
+}
+
+/// An ARP request from `mac`/`sender` for `target`: broadcast, or unicast to `to` when an
+/// entry is re-confirmed. With `sender == target` it is a gratuitous ARP.
+pub fn arp_request(
+    mac: EthernetAddress,
+    sender: Ipv4Addr,
+    target: Ipv4Addr,
+    to: Option<EthernetAddress>,
+) -> Vec<u8> {
+    let request = ArpRepr {
+        operation: Operation::Request,
+        source_hardware_addr: mac,
+        source_protocol_addr: sender,
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: target,
+    };
+    arp_frame(to.unwrap_or(EthernetAddress::BROADCAST), &request)
+}
+
+fn arp_frame(dst: EthernetAddress, arp: &ArpRepr) -> Vec<u8> {
     // Ethernet minimum: 14 + 28 bytes of ARP, padded to 60.
     let mut out = vec![0u8; 60];
     EthernetRepr {
-        src_addr: port.mac,
-        dst_addr: arp.source_hardware_addr,
+        src_addr: arp.source_hardware_addr,
+        dst_addr: dst,
         ethertype: EtherType::Arp,
     }
     .emit(&mut EthernetFrame::new_unchecked(&mut out[..]));
-    reply.emit(&mut ArpPacket::new_unchecked(&mut out[HEADER_LEN..]));
-    Some(out)
+    arp.emit(&mut ArpPacket::new_unchecked(&mut out[HEADER_LEN..]));
+    out
 }
 
 #[cfg(test)]
@@ -183,10 +212,7 @@ mod tests {
     const OUR_IP: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 254);
 
     fn port() -> Local {
-        Local {
-            mac: OUR_MAC,
-            addrs: vec![OUR_IP],
-        }
+        Local::new(OUR_MAC, vec![OUR_IP])
     }
 
     /// Ethernet + IPv4 (198.18.0.1 -> dst, TTL `ttl`, ident 0x1234) + `l4` (protocol `proto`).
@@ -339,10 +365,32 @@ mod tests {
             (Operation::Reply, OUR_MAC, OUR_IP)
         );
         assert_eq!(r.target_protocol_addr, Ipv4Addr::new(198, 18, 0, 1));
-        let other = Local {
-            mac: OUR_MAC,
-            addrs: vec![Ipv4Addr::new(10, 0, 0, 1)],
-        };
+        let other = Local::new(OUR_MAC, vec![Ipv4Addr::new(10, 0, 0, 1)]);
         assert!(arp_reply(&req, &other).is_none());
+    }
+
+    #[test]
+    fn gratuitous_arp_is_a_broadcast_request_for_our_own_address() {
+        let f = arp_request(OUR_MAC, OUR_IP, OUR_IP, None);
+        #[rustfmt::skip]
+        let want: [u8; 42] = [
+            0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02, 0, 0, 0, 1, 0, 0x08, 0x06,
+            0, 1, 0x08, 0, 6, 4, 0, 1,
+            0x02, 0, 0, 0, 1, 0, 198, 18, 0, 254,
+            0, 0, 0, 0, 0, 0, 198, 18, 0, 254,
+        ];
+        assert_eq!(f.len(), 60, "padded to the Ethernet minimum");
+        assert_eq_hex(&f[..42], &want);
+        let unicast = arp_request(
+            OUR_MAC,
+            OUR_IP,
+            Ipv4Addr::new(198, 18, 0, 1),
+            Some(EthernetAddress(HOST_MAC)),
+        );
+        assert_eq!(
+            &unicast[0..6],
+            &HOST_MAC,
+            "a re-confirmation goes to the MAC we know"
+        );
     }
 }

@@ -24,11 +24,13 @@ pub enum DropReason {
     UnknownEtherType,
     /// Unicast to another station's MAC (seen in promiscuous mode).
     NotOurMac,
+    /// To the broadcast address of one of our subnets (RFC 2644: not forwarded by default).
+    DirectedBroadcast,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 9] = [
+    pub const ALL: [DropReason; 10] = [
         DropReason::Truncated,
         DropReason::BadVersion,
         DropReason::BadLength,
@@ -38,6 +40,7 @@ impl DropReason {
         DropReason::Multicast,
         DropReason::UnknownEtherType,
         DropReason::NotOurMac,
+        DropReason::DirectedBroadcast,
     ];
 
     /// The label used in metrics.
@@ -52,6 +55,7 @@ impl DropReason {
             DropReason::Multicast => "multicast",
             DropReason::UnknownEtherType => "unknown_ethertype",
             DropReason::NotOurMac => "not_our_mac",
+            DropReason::DirectedBroadcast => "directed_broadcast",
         }
     }
 }
@@ -64,6 +68,7 @@ impl fmt::Display for DropReason {
 
 /// Why a packet leaves the data path for the control plane.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum Punt {
     /// ARP request or reply.
     Arp,
@@ -77,4 +82,41 @@ pub enum Punt {
     Broadcast,
     /// TTL would expire here: the slow path sends ICMP time exceeded.
     TtlExceeded,
+    /// No route: the slow path sends ICMP net unreachable.
+    NoRoute,
+    /// The next hop's MAC is not known: the slow path resolves it (ARP) and sends the packet.
+    Unresolved,
+    /// Larger than the output port's MTU: the slow path fragments it, or sends ICMP
+    /// fragmentation needed when DF is set.
+    TooBig,
+}
+
+impl Punt {
+    /// Every kind, in counter order.
+    pub const ALL: [Punt; 9] = [
+        Punt::Arp,
+        Punt::Local,
+        Punt::Ospf,
+        Punt::Rip,
+        Punt::Broadcast,
+        Punt::TtlExceeded,
+        Punt::NoRoute,
+        Punt::Unresolved,
+        Punt::TooBig,
+    ];
+
+    /// The label used in metrics and `brick show counters`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Punt::Arp => "arp",
+            Punt::Local => "local",
+            Punt::Ospf => "ospf",
+            Punt::Rip => "rip",
+            Punt::Broadcast => "broadcast",
+            Punt::TtlExceeded => "ttl_exceeded",
+            Punt::NoRoute => "no_route",
+            Punt::Unresolved => "unresolved",
+            Punt::TooBig => "too_big",
+        }
+    }
 }

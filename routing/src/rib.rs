@@ -61,6 +61,17 @@ pub struct Rib<K> {
 // ===== impl Source =====
 
 impl Source {
+    /// The name in `brick show routes`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Connected => "connected",
+            Source::Static => "static",
+            Source::Cluster => "cluster",
+            Source::Ospf => "ospf",
+            Source::Rip => "rip",
+        }
+    }
+
     /// The usual administrative distance of the source.
     pub fn default_distance(self) -> u8 {
         match self {
@@ -152,6 +163,13 @@ impl<K: Key> Rib<K> {
     /// The best route for `prefix`.
     pub fn best(&self, prefix: Prefix<K>) -> Option<&Route<K>> {
         self.routes.get(&prefix)?.iter().min_by_key(|r| r.rank())
+    }
+
+    /// The best route of every prefix, in prefix order (for `brick show routes`).
+    pub fn routes(&self) -> impl Iterator<Item = (Prefix<K>, &Route<K>)> {
+        self.routes
+            .iter()
+            .filter_map(|(p, offers)| Some((*p, offers.iter().min_by_key(|r| r.rank())?)))
     }
 
     /// Everything a FIB built from scratch needs: the installed routes and the groups (index

@@ -108,7 +108,10 @@ pub fn open(ifname: &str, cfg: AfPacketConfig) -> Result<Port, Error> {
             stats: Arc::default(),
         }));
     }
-    Ok(Port::new(ifname, rx, tx))
+    let ctx = |what: &str| format!("af_packet {ifname}: {what}");
+    let mac = sys::hwaddr(ifname).map_err(|e| Error::os(ctx("SIOCGIFHWADDR"), e))?;
+    let mtu = sys::mtu(ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
+    Ok(Port::new(ifname, rx, tx).with_link(mac, mtu))
 }
 
 pub use super::sys::ifindex;

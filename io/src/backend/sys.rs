@@ -120,6 +120,27 @@ pub(crate) fn mtu(ifname: &str) -> std::io::Result<usize> {
     Ok(mtu.max(68) as usize)
 }
 
+/// The hardware (MAC) address of `ifname`.
+#[cold]
+pub(crate) fn hwaddr(ifname: &str) -> std::io::Result<[u8; 6]> {
+    let fd = ctl_socket()?;
+    let mut ifr = ifreq(ifname);
+    #[allow(unsafe_code)]
+    // SAFETY: SIOCGIFHWADDR reads the name from and writes a sockaddr into the live `ifr`.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::SIOCGIFHWADDR, &raw mut ifr) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: the kernel filled the `ifru_hwaddr` member of the union.
+    let sa = unsafe { ifr.ifr_ifru.ifru_hwaddr };
+    let mut mac = [0u8; 6];
+    for (d, s) in mac.iter_mut().zip(sa.sa_data.iter()) {
+        *d = *s as u8;
+    }
+    Ok(mac)
+}
+
 /// `struct ethtool_channels` (linux/ethtool.h).
 #[repr(C)]
 #[derive(Clone, Copy, Default)]

@@ -137,7 +137,12 @@ pub fn open(ifname: &str, cfg: AfXdpConfig) -> Result<Port, Error> {
         .into_iter()
         .map(|q| Box::new(q) as Box<dyn TxQueue>)
         .collect();
-    Ok(Port::new(ifname, rx, tx).with_mode(mode.to_string()))
+    let ctx = |what: &str| format!("af_xdp {ifname}: {what}");
+    let mac = sys::hwaddr(ifname).map_err(|e| Error::os(ctx("SIOCGIFHWADDR"), e))?;
+    let mtu = sys::mtu(ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
+    Ok(Port::new(ifname, rx, tx)
+        .with_mode(mode.to_string())
+        .with_link(mac, mtu))
 }
 
 #[cold]

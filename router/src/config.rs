@@ -1,0 +1,602 @@
+//! The node's configuration file (TOML), checked before anything starts.
+//!
+//! ```toml
+//! node = 1                                # this node's id in a cluster
+//!
+//! [dataplane]
+//! cores = [0, 1]                          # one worker per core; each port gets one queue each
+//! idle = "adaptive"                       # busy | adaptive | interrupt
+//!
+//! [control]
+//! socket = "/run/brick/brick.sock"        # where `brick show` connects
+//! punt_rate = 10000                       # frames/s per worker to the control plane
+//! icmp_rate = 100                         # ICMP errors/s to one source
+//!
+//! [[port]]
+//! name = "lan"
+//! backend = "af_packet:veth1"             # af_packet:IF[,opts][@NETNS] or af_xdp:IF[,opts][@NETNS]
+//! addresses = ["10.1.0.1/24"]
+//! mtu = 1500                              # default: the interface's
+//! mac = "02:00:00:00:01:01"               # default: the interface's
+//!
+//! [[route]]
+//! prefix = "0.0.0.0/0"
+//! via = "10.2.0.2"                        # or `port = "wan"` for an on-link route
+//! ```
+//!
+//! Every error names the file, the line and the reason; unknown keys are errors, so a typo never
+//! silently falls back to a default.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use brick_io::IdlePolicy;
+use brick_io::backend::PortSpec;
+use brick_routing::Ipv4Prefix;
+use serde::Deserialize;
+use serde::de::{self, Deserializer};
+use toml::Spanned;
+
+use crate::wire::ethernet::EthernetAddress;
+
+/// A configuration error: where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file.
+    pub file: String,
+    /// 1-based line, 0 when the error is about the whole file.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.reason)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.reason)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// An interface address with its subnet length, e.g. `10.1.0.1/24`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IfAddr {
+    /// The router's address.
+    pub addr: Ipv4Addr,
+    /// The subnet's prefix length.
+    pub len: u8,
+}
+
+impl IfAddr {
+    /// The connected subnet.
+    pub fn subnet(self) -> Ipv4Prefix {
+        let mask = u32::MAX.checked_shl(32 - u32::from(self.len)).unwrap_or(0);
+        Ipv4Prefix::new(u32::from(self.addr) & mask, self.len).expect("masked")
+    }
+
+    /// The subnet's directed broadcast address, if the subnet has one (not /31 or /32).
+    pub fn broadcast(self) -> Option<Ipv4Addr> {
+        (self.len < 31).then(|| Ipv4Addr::from(u32::from(self.addr) | (u32::MAX >> self.len)))
+    }
+}
+
+impl FromStr for IfAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, l) = s
+            .split_once('/')
+            .ok_or_else(|| format!("address {s:?} needs a /length, e.g. 10.1.0.1/24"))?;
+        let addr: Ipv4Addr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IPv4 address"))?;
+        let len: u8 = l
+            .parse()
+            .ok()
+            .filter(|l| (1..=32).contains(l))
+            .ok_or_else(|| format!("prefix length {l:?} must be 1..=32"))?;
+        let host = u32::from(addr) & (u32::MAX >> len);
+        if len < 31 && (host == 0 || host == u32::MAX >> len) {
+            return Err(format!(
+                "{s}: the network or broadcast address of its subnet is not an interface address"
+            ));
+        }
+        Ok(IfAddr { addr, len })
+    }
+}
+
+impl fmt::Display for IfAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// The backend a port is opened with (the mem backend exists only inside one process).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backend(pub PortSpec);
+
+impl FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "mem" || s.starts_with("mem:") {
+            return Err(
+                "mem ports join threads of one process; a node started from a file uses \
+                 af_packet:IF or af_xdp:IF (`brick demo` runs a node on mem ports)"
+                    .into(),
+            );
+        }
+        match s.parse::<PortSpec>().map_err(|e| e.to_string())? {
+            PortSpec::Pcap { .. } => {
+                Err("pcap files are not router ports; use them with `brick gen`".into())
+            }
+            spec => Ok(Backend(spec)),
+        }
+    }
+}
+
+/// One port as configured.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortConfig {
+    /// Its name in `show` output and metrics.
+    pub name: String,
+    /// How to open it.
+    pub backend: PortSpec,
+    /// The router's addresses on it.
+    pub addresses: Vec<IfAddr>,
+    /// The MTU to enforce on output; `None`: the interface's.
+    pub mtu: Option<u16>,
+    /// The MAC to use; `None`: the interface's.
+    pub mac: Option<EthernetAddress>,
+}
+
+/// Where a static route goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteTarget {
+    /// Through a gateway on a connected subnet.
+    Via(Ipv4Addr),
+    /// On-link out of a port (index into [`Config::ports`]).
+    Port(u16),
+}
+
+/// A static route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaticRoute {
+    /// Destination.
+    pub prefix: Ipv4Prefix,
+    /// Next hop.
+    pub target: RouteTarget,
+}
+
+/// A checked configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The node id.
+    pub node: u16,
+    /// One worker per core, pinned.
+    pub cores: Vec<usize>,
+    /// What workers do when idle.
+    pub idle: IdlePolicy,
+    /// The control socket.
+    pub socket: PathBuf,
+    /// Frames per second one worker hands to the control plane.
+    pub punt_rate: u32,
+    /// ICMP errors per second to one source.
+    pub icmp_rate: u32,
+    /// The ports, in id order.
+    pub ports: Vec<PortConfig>,
+    /// Static routes.
+    pub routes: Vec<StaticRoute>,
+}
+
+/// The default control socket path.
+pub const DEFAULT_SOCKET: &str = "/run/brick/brick.sock";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    node: u16,
+    #[serde(default)]
+    dataplane: RawDataplane,
+    #[serde(default)]
+    control: RawControl,
+    #[serde(default, rename = "port")]
+    ports: Vec<Spanned<RawPort>>,
+    #[serde(default, rename = "route")]
+    routes: Vec<Spanned<RawRoute>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDataplane {
+    #[serde(default = "default_cores")]
+    cores: Spanned<Vec<usize>>,
+    #[serde(default, deserialize_with = "from_str")]
+    idle: IdlePolicy,
+}
+
+impl Default for RawDataplane {
+    fn default() -> Self {
+        RawDataplane {
+            cores: default_cores(),
+            idle: IdlePolicy::default(),
+        }
+    }
+}
+
+fn default_cores() -> Spanned<Vec<usize>> {
+    Spanned::new(0..0, vec![0])
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawControl {
+    #[serde(default = "default_socket")]
+    socket: PathBuf,
+    #[serde(default = "default_punt_rate")]
+    punt_rate: u32,
+    #[serde(default = "default_icmp_rate")]
+    icmp_rate: u32,
+}
+
+impl Default for RawControl {
+    fn default() -> Self {
+        RawControl {
+            socket: default_socket(),
+            punt_rate: default_punt_rate(),
+            icmp_rate: default_icmp_rate(),
+        }
+    }
+}
+
+fn default_socket() -> PathBuf {
+    PathBuf::from(DEFAULT_SOCKET)
+}
+fn default_punt_rate() -> u32 {
+    10_000
+}
+fn default_icmp_rate() -> u32 {
+    100
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPort {
+    name: Spanned<String>,
+    #[serde(deserialize_with = "from_str")]
+    backend: Backend,
+    #[serde(default)]
+    addresses: Vec<Spanned<String>>,
+    mtu: Option<u16>,
+    mac: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRoute {
+    prefix: Spanned<String>,
+    via: Option<Spanned<String>>,
+    port: Option<Spanned<String>>,
+}
+
+/// Deserializes through `FromStr`, so a bad value gets its span (and so its line).
+fn from_str<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    String::deserialize(d)?.parse().map_err(de::Error::custom)
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: file.clone(),
+            line: 0,
+            reason: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&file, &text)
+    }
+
+    /// Parses and checks a configuration; `file` names it in errors.
+    pub fn parse(file: &str, text: &str) -> Result<Config, ConfigError> {
+        let at = |offset: usize, reason: String| ConfigError {
+            file: file.to_string(),
+            line: text[..offset.min(text.len())].matches('\n').count() + 1,
+            reason,
+        };
+        let raw: Raw = toml::from_str(text)
+            .map_err(|e| at(e.span().map_or(0, |s| s.start), e.message().to_string()))?;
+
+        let cores = raw.dataplane.cores.get_ref();
+        let cores_at = raw.dataplane.cores.span().start;
+        if cores.is_empty() {
+            return Err(at(
+                cores_at,
+                "cores: at least one core runs a worker".into(),
+            ));
+        }
+        let available = brick_io::poll::cores();
+        if let Some(c) = cores.iter().find(|c| !available.contains(c)) {
+            return Err(at(
+                cores_at,
+                format!("cores: core {c} does not exist here (available: {available:?})"),
+            ));
+        }
+        if cores.iter().collect::<HashSet<_>>().len() != cores.len() {
+            return Err(at(cores_at, "cores: a core is listed twice".into()));
+        }
+        let workers = cores.len();
+
+        if raw.ports.is_empty() {
+            return Err(at(text.len(), "no [[port]] defined".into()));
+        }
+        let mut ports = Vec::new();
+        let mut names = HashSet::new();
+        let mut own = HashSet::new();
+        for sp in &raw.ports {
+            let p = sp.get_ref();
+            let name = p.name.get_ref().clone();
+            if name.is_empty() || !names.insert(name.clone()) {
+                return Err(at(
+                    p.name.span().start,
+                    format!("port name {name:?} is empty or used twice"),
+                ));
+            }
+            let mut backend = p.backend.0.clone();
+            match &mut backend {
+                PortSpec::AfPacket { cfg, .. } => cfg.queues = workers,
+                PortSpec::AfXdp { cfg, .. } => cfg.queues = workers,
+                PortSpec::Pcap { .. } => unreachable!("refused by Backend::from_str"),
+            }
+            let mut addresses = Vec::new();
+            for a in &p.addresses {
+                let ifa: IfAddr = a.get_ref().parse().map_err(|e| at(a.span().start, e))?;
+                if !own.insert(ifa.addr) {
+                    return Err(at(
+                        a.span().start,
+                        format!("address {} is configured twice", ifa.addr),
+                    ));
+                }
+                addresses.push(ifa);
+            }
+            if let Some(m) = p.mtu
+                && !(576..=9000).contains(&m)
+            {
+                return Err(at(
+                    sp.span().start,
+                    format!("port {name}: mtu {m} outside 576..=9000"),
+                ));
+            }
+            let mac = match &p.mac {
+                None => None,
+                Some(m) => Some(parse_mac(m.get_ref()).map_err(|e| at(m.span().start, e))?),
+            };
+            ports.push(PortConfig {
+                name,
+                backend,
+                addresses,
+                mtu: p.mtu,
+                mac,
+            });
+        }
+
+        let mut routes = Vec::new();
+        for sr in &raw.routes {
+            let r = sr.get_ref();
+            let prefix: Ipv4Prefix = r
+                .prefix
+                .get_ref()
+                .parse()
+                .map_err(|e: brick_routing::Error| at(r.prefix.span().start, e.to_string()))?;
+            let target = match (&r.via, &r.port) {
+                (Some(via), None) => {
+                    let gw: Ipv4Addr = via.get_ref().parse().map_err(|_| {
+                        at(
+                            via.span().start,
+                            format!("via {:?} is not an IPv4 address", via.get_ref()),
+                        )
+                    })?;
+                    if !ports
+                        .iter()
+                        .flat_map(|p| &p.addresses)
+                        .any(|a| a.subnet().contains(u32::from(gw)) && a.addr != gw)
+                    {
+                        return Err(at(
+                            via.span().start,
+                            format!("via {gw}: not a neighbour on any port's subnet"),
+                        ));
+                    }
+                    RouteTarget::Via(gw)
+                }
+                (None, Some(port)) => {
+                    let i = ports
+                        .iter()
+                        .position(|p| &p.name == port.get_ref())
+                        .ok_or_else(|| {
+                            at(
+                                port.span().start,
+                                format!("no port named {:?}", port.get_ref()),
+                            )
+                        })?;
+                    RouteTarget::Port(i as u16)
+                }
+                _ => {
+                    return Err(at(
+                        sr.span().start,
+                        "a route needs exactly one of `via` (a gateway) or `port`".into(),
+                    ));
+                }
+            };
+            routes.push(StaticRoute { prefix, target });
+        }
+
+        Ok(Config {
+            node: raw.node,
+            cores: cores.clone(),
+            idle: raw.dataplane.idle,
+            socket: raw.control.socket,
+            punt_rate: raw.control.punt_rate,
+            icmp_rate: raw.control.icmp_rate,
+            ports,
+            routes,
+        })
+    }
+}
+
+/// Parses `aa:bb:cc:dd:ee:ff`.
+pub fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
+    let mut mac = [0u8; 6];
+    let mut parts = s.split(':');
+    for b in &mut mac {
+        *b = parts
+            .next()
+            .filter(|p| p.len() == 2)
+            .and_then(|p| u8::from_str_radix(p, 16).ok())
+            .ok_or_else(|| format!("MAC {s:?}: expected six hex pairs like 02:00:00:00:00:01"))?;
+    }
+    if parts.next().is_some() {
+        return Err(format!("MAC {s:?}: expected six hex pairs"));
+    }
+    let mac = EthernetAddress(mac);
+    if !mac.is_unicast() {
+        return Err(format!("MAC {s}: a port needs a unicast address"));
+    }
+    Ok(mac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+node = 3
+
+[dataplane]
+cores = [0]
+idle = "busy"
+
+[control]
+socket = "/tmp/b.sock"
+
+[[port]]
+name = "lan"
+backend = "af_packet:veth1@ns1"
+addresses = ["10.1.0.1/24"]
+
+[[port]]
+name = "wan"
+backend = "af_xdp:veth2,copy"
+addresses = ["10.2.0.1/24", "192.0.2.1/30"]
+mtu = 1280
+mac = "02:00:00:00:00:02"
+
+[[route]]
+prefix = "0.0.0.0/0"
+via = "10.2.0.2"
+
+[[route]]
+prefix = "198.51.100.0/24"
+port = "lan"
+"#;
+
+    fn err(text: &str) -> ConfigError {
+        Config::parse("r.toml", text).unwrap_err()
+    }
+
+    #[test]
+    fn a_good_file_is_read_whole() {
+        let c = Config::parse("r.toml", GOOD).unwrap();
+        assert_eq!(c.node, 3);
+        assert_eq!(c.idle, IdlePolicy::Busy);
+        assert_eq!(c.ports.len(), 2);
+        assert_eq!(c.ports[1].mtu, Some(1280));
+        assert_eq!(c.ports[1].addresses[1].to_string(), "192.0.2.1/30");
+        assert_eq!(
+            c.ports[1].addresses[0].broadcast(),
+            Some(Ipv4Addr::new(10, 2, 0, 255))
+        );
+        assert!(matches!(
+            &c.ports[0].backend,
+            PortSpec::AfPacket { netns: Some(ns), cfg, .. } if ns == "ns1" && cfg.queues == 1
+        ));
+        assert_eq!(
+            c.routes[0].target,
+            RouteTarget::Via(Ipv4Addr::new(10, 2, 0, 2))
+        );
+        assert_eq!(c.routes[1].target, RouteTarget::Port(0));
+    }
+
+    #[test]
+    fn errors_name_the_line_and_the_reason() {
+        let line_of = |needle: &str, text: &str| {
+            text.lines()
+                .enumerate()
+                .filter(|(_, l)| l.contains(needle))
+                .last()
+                .unwrap()
+                .0
+                + 1
+        };
+        let cases = [
+            (
+                "idle = \"busy\"",
+                "idle = \"lazy\"",
+                "expected busy, adaptive or interrupt",
+            ),
+            ("socket =", "sockett =", "unknown field `sockett`"),
+            ("\"10.1.0.1/24\"", "\"10.1.0.1\"", "needs a /length"),
+            ("\"10.1.0.1/24\"", "\"10.1.0.0/24\"", "network or broadcast"),
+            (
+                "via = \"10.2.0.2\"",
+                "via = \"10.9.0.2\"",
+                "not a neighbour",
+            ),
+            ("port = \"lan\"", "port = \"dmz\"", "no port named \"dmz\""),
+            ("\"0.0.0.0/0\"", "\"10.0.0.1/8\"", "host bits"),
+            ("cores = [0]", "cores = [4096]", "core 4096 does not exist"),
+            ("af_packet:veth1@ns1", "mem", "mem ports join threads"),
+            (
+                "af_packet:veth1@ns1",
+                "af_packet:veth1,fast",
+                "unknown option",
+            ),
+            ("\"02:00:00:00:00:02\"", "\"03:00:00:00:00:02\"", "unicast"),
+            ("name = \"wan\"", "name = \"lan\"", "used twice"),
+        ];
+        for (from, to, reason) in cases {
+            let text = GOOD.replacen(from, to, 1);
+            let e = err(&text);
+            assert_eq!(e.file, "r.toml");
+            assert_eq!(e.line, line_of(to, &text), "{to}: {e}");
+            assert!(e.reason.contains(reason), "{to}: {e}");
+        }
+    }
+
+    #[test]
+    fn whole_file_errors() {
+        assert!(err("node = 1\n").reason.contains("no [[port]]"));
+        assert!(
+            err(&GOOD.replace("via = \"10.2.0.2\"", ""))
+                .reason
+                .contains("exactly one of")
+        );
+        assert!(
+            Config::load(Path::new("/nonexistent/brick.toml"))
+                .unwrap_err()
+                .to_string()
+                .contains("/nonexistent/brick.toml: cannot read")
+        );
+    }
+}
