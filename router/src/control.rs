@@ -249,13 +249,10 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         if let Some(Action::Send(mac, waiting)) = learned {
             self.send_waiting(mac, waiting, out);
         }
-        match reply::arp_reply(frame, &own) {
-            Some(r) => {
-                self.counters.arp_replies += 1;
-                out.push((port, r));
-            }
-            None if !for_us => {}
-            None => self.counters.unhandled += 1,
+        // Replies and requests for other hosts only teach the cache.
+        if let Some(r) = reply::arp_reply(frame, &own) {
+            self.counters.arp_replies += 1;
+            out.push((port, r));
         }
     }
 
@@ -383,10 +380,10 @@ impl<T: Lpm<u32>> ControlPlane<T> {
 
     /// An ICMP error about `frame` (received on `port`), within the per-source limit.
     fn icmp_error(&mut self, port: u16, frame: &[u8], kind: IcmpError, now_ms: u64, out: &mut Out) {
-        let Some(src) = frame
+        let Some((src, dst)) = frame
             .get(HEADER_LEN..)
             .and_then(|b| Ipv4Packet::new_checked(b).ok())
-            .map(|ip| ip.src_addr())
+            .map(|ip| (ip.src_addr(), ip.dst_addr()))
         else {
             self.counters.unhandled += 1;
             return;
@@ -404,7 +401,15 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             return;
         }
         let p = &self.ports[usize::from(port)];
-        let Some(from) = p.source_for(src).or(p.local.addrs.first().copied()) else {
+        // A router answers from the interface the error leaves by (RFC 1812 4.3.2.4), except
+        // as the destination itself: then it answers as a host, from the address that was asked
+        // (RFC 1122 3.2.2), which is what traceroute to the router's far address shows.
+        let from = if kind == IcmpError::PortUnreachable {
+            Some(dst)
+        } else {
+            p.source_for(src).or(p.local.addrs.first().copied())
+        };
+        let Some(from) = from else {
             self.counters.unhandled += 1;
             return;
         };

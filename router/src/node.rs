@@ -480,13 +480,18 @@ fn control_loop(
             }
         }
         let now = now_ms();
-        if now >= next_tick {
+        let tick = now >= next_tick;
+        if tick {
             next_tick = now + TICK.as_millis() as u64;
             send(cp.tick(now), &links[0]);
+        }
+        if tick || did != 0 {
             if let Ok(mut v) = shared.control.lock() {
                 v.counters = cp.counters;
-                v.neighbors = cp.neighbors().list();
                 v.to_wire_full = to_wire_full.load(Ordering::Relaxed);
+                if tick {
+                    v.neighbors = cp.neighbors().list();
+                }
             }
         }
         if did == 0 {

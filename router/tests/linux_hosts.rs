@@ -1,0 +1,384 @@
+//! A Brick node between two real Linux hosts, each in its own network namespace and subnet, the
+//! router in a third, on AF_PACKET and on AF_XDP ports (root; skipped, saying so, otherwise):
+//!
+//! ```text
+//!  [h1] 10.1.0.2/24 ==veth== r1 [Brick node] r2 ==veth (MTU 1280)== 10.2.0.2/24 [h2]
+//!                        10.1.0.1         10.2.0.1
+//! ```
+//!
+//! The router's namespace gives its interfaces no addresses, so its kernel neither answers nor
+//! forwards: everything the hosts see comes from Brick. The checks are what an operator would
+//! try: ping both ways and to the router, traceroute, TTL 1, an unreachable network, a neighbour
+//! that never answers ARP, a DF packet too big for the far link, a large packet the router
+//! fragments, a bad checksum, an iperf3 TCP transfer, and `show`.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use brick_io::backend::PortSpec;
+use brick_io::netns::{Netns, is_root};
+use brick_io::{Burst, Pool, PoolConfig};
+use brick_router::{Config, Node};
+
+/// One rack at a time: the hosts' timers and iperf3 want the two cores.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+struct Rack {
+    h1: Netns,
+    h2: Netns,
+    // Dropped last: the router's namespace outlives the node's sockets in it.
+    _r: Netns,
+    prefix: String,
+}
+
+/// Runs `argv` in `ns`; returns whether it succeeded and what it printed (stdout and stderr).
+fn run(ns: &Netns, argv: &[&str]) -> (bool, String) {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns.name()])
+        .args(argv)
+        .output()
+        .expect("run ip netns exec");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+fn ok(ns: &Netns, argv: &[&str]) -> String {
+    let (good, text) = run(ns, argv);
+    assert!(
+        good,
+        "`{}` in {} failed:\n{text}",
+        argv.join(" "),
+        ns.name()
+    );
+    text
+}
+
+fn rack(prefix: &str) -> Rack {
+    let h1 = Netns::new(&format!("{prefix}h1")).unwrap();
+    let r = Netns::new(&format!("{prefix}r")).unwrap();
+    let h2 = Netns::new(&format!("{prefix}h2")).unwrap();
+    let (ifh1, ifr1, ifr2, ifh2) = (
+        format!("{prefix}h1"),
+        format!("{prefix}r1"),
+        format!("{prefix}r2"),
+        format!("{prefix}h2"),
+    );
+    h1.veth(&ifh1, &r, &ifr1, 1).unwrap();
+    h2.veth(&ifh2, &r, &ifr2, 1).unwrap();
+    ok(&r, &["ip", "link", "set", &ifr2, "mtu", "1280"]);
+    ok(&h2, &["ip", "link", "set", &ifh2, "mtu", "1280"]);
+    for (h, ifname, addr, gw) in [
+        (&h1, &ifh1, "10.1.0.2/24", "10.1.0.1"),
+        (&h2, &ifh2, "10.2.0.2/24", "10.2.0.1"),
+    ] {
+        ok(h, &["ip", "addr", "add", addr, "dev", ifname]);
+        ok(h, &["ip", "route", "add", "default", "via", gw]);
+        // The hosts' kernels must put whole checksums and MTU-sized segments on the wire: a
+        // packet socket forwards frames as they are, it cannot finish a partial checksum or
+        // split a GSO super-frame.
+        ok(
+            h,
+            &[
+                "ethtool", "-K", ifname, "tx", "off", "tso", "off", "gso", "off",
+            ],
+        );
+    }
+    for ifname in [&ifr1, &ifr2] {
+        ok(&r, &["ethtool", "-K", ifname, "gro", "off"]);
+    }
+    Rack {
+        h1,
+        h2,
+        _r: r,
+        prefix: prefix.to_string(),
+    }
+}
+
+fn config(rack: &Rack, backend: &str) -> Config {
+    let p = &rack.prefix;
+    let core = brick_io::poll::cores().last().copied().unwrap_or(0);
+    let text = format!(
+        r#"
+node = 1
+[dataplane]
+cores = [{core}]
+idle = "adaptive"
+[control]
+socket = "/tmp/brick-test-{p}.sock"
+[[port]]
+name = "lan"
+backend = "{backend}:{p}r1@{p}r"
+addresses = ["10.1.0.1/24"]
+[[port]]
+name = "wan"
+backend = "{backend}:{p}r2@{p}r"
+addresses = ["10.2.0.1/24"]
+[[route]]
+prefix = "198.51.100.0/24"
+via = "10.2.0.99"
+"#
+    );
+    Config::parse("linux_hosts.toml", &text).unwrap()
+}
+
+/// The value of counter `name` in `show counters`.
+fn counter(node: &Node, name: &str) -> u64 {
+    let out = node.command("show counters");
+    out.lines()
+        .find_map(|l| {
+            let mut w = l.split_whitespace();
+            (w.next() == Some(name)).then(|| w.next()?.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no counter {name} in\n{out}"))
+}
+
+/// Sends an echo request from h1 to h2 with a broken IPv4 header checksum, through a packet
+/// socket of h1's interface, to the router's MAC.
+fn send_bad_checksum(rack: &Rack, router_mac: [u8; 6], h1_mac: [u8; 6]) {
+    let spec: PortSpec = format!("af_packet:{0}h1@{0}h1", rack.prefix)
+        .parse()
+        .unwrap();
+    let port = spec.open().unwrap();
+    let (_, mut tx) = port.split();
+    let pool = Pool::new(PoolConfig::default()).unwrap();
+    let mut f = vec![0u8; 14 + 20 + 8];
+    f[0..6].copy_from_slice(&router_mac);
+    f[6..12].copy_from_slice(&h1_mac);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&28u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 1;
+    f[24..26].copy_from_slice(&[0xde, 0xad]);
+    f[26..30].copy_from_slice(&[10, 1, 0, 2]);
+    f[30..34].copy_from_slice(&[10, 2, 0, 2]);
+    f[34] = 8;
+    let mut burst = Burst::new(1);
+    burst.push(pool.alloc_from(&f).unwrap()).unwrap();
+    assert_eq!(tx[0].tx_burst(&mut burst), 1);
+    tx[0].flush();
+}
+
+fn mac_of(ns: &Netns, ifname: &str) -> [u8; 6] {
+    let text = ok(ns, &["cat", &format!("/sys/class/net/{ifname}/address")]);
+    let mut mac = [0u8; 6];
+    for (b, h) in mac.iter_mut().zip(text.trim().split(':')) {
+        *b = u8::from_str_radix(h, 16).unwrap();
+    }
+    mac
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn scenario(prefix: &str, backend: &str) {
+    if !is_root() {
+        eprintln!("skipped {prefix}: needs root (network namespaces, veth, {backend} sockets)");
+        return;
+    }
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let rack = rack(prefix);
+    let node = Node::start(&config(&rack, backend)).unwrap();
+    let (h1, h2) = (&rack.h1, &rack.h2);
+
+    // Ping: the router's near and far addresses, then through it, both ways.
+    ok(h1, &["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.1.0.1"]);
+    ok(h1, &["ping", "-c", "2", "-i", "0.2", "-W", "2", "10.2.0.1"]);
+    ok(h1, &["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.2.0.2"]);
+    ok(h2, &["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.1.0.2"]);
+
+    // traceroute (UDP probes): the router is hop 1, by its address on h1's side.
+    let tr = ok(
+        h1,
+        &[
+            "traceroute",
+            "-n",
+            "-q",
+            "1",
+            "-w",
+            "2",
+            "-m",
+            "5",
+            "10.2.0.2",
+        ],
+    );
+    let hops: Vec<&str> = tr.lines().skip(1).collect();
+    assert!(hops.len() == 2, "two hops:\n{tr}");
+    assert!(hops[0].contains("10.1.0.1"), "hop 1 is the router:\n{tr}");
+    assert!(hops[1].contains("10.2.0.2"), "hop 2 is h2:\n{tr}");
+    let tr = ok(
+        h1,
+        &[
+            "traceroute",
+            "-n",
+            "-q",
+            "1",
+            "-w",
+            "2",
+            "-m",
+            "3",
+            "10.2.0.1",
+        ],
+    );
+    assert!(
+        tr.lines().nth(1).is_some_and(|l| l.contains("10.2.0.1")),
+        "a traceroute to the router ends at it (port unreachable):\n{tr}"
+    );
+
+    // TTL 1: time exceeded from the router.
+    let (_, out) = run(h1, &["ping", "-c", "1", "-t", "1", "-W", "2", "10.2.0.2"]);
+    assert!(
+        out.contains("From 10.1.0.1") && out.contains("Time to live exceeded"),
+        "TTL 1:\n{out}"
+    );
+
+    // No route: net unreachable.
+    let (good, out) = run(h1, &["ping", "-c", "1", "-W", "2", "203.0.113.1"]);
+    assert!(
+        !good && out.contains("From 10.1.0.1") && out.contains("Destination Net Unreachable"),
+        "no route:\n{out}"
+    );
+
+    // A route whose gateway never answers ARP: host unreachable once the requests run out.
+    let (good, out) = run(h1, &["ping", "-c", "1", "-W", "6", "198.51.100.1"]);
+    assert!(
+        !good && out.contains("From 10.1.0.1") && out.contains("Destination Host Unreachable"),
+        "unresolvable next hop:\n{out}"
+    );
+
+    // 1500-byte packets towards the 1280-byte link: without DF the router fragments them (h2
+    // reassembles and answers); with DF it answers "fragmentation needed" with the MTU. In this
+    // order: the second teaches h1's kernel the path MTU.
+    ok(
+        h1,
+        &[
+            "ping", "-c", "2", "-i", "0.2", "-W", "2", "-M", "dont", "-s", "1472", "10.2.0.2",
+        ],
+    );
+    assert!(
+        counter(&node, "fragments") >= 4,
+        "{}",
+        node.command("show counters")
+    );
+    let (good, out) = run(
+        h1,
+        &[
+            "ping", "-c", "1", "-W", "2", "-M", "do", "-s", "1472", "10.2.0.2",
+        ],
+    );
+    assert!(
+        !good && out.contains("From 10.1.0.1") && out.contains("mtu = 1280"),
+        "DF and too big:\n{out}"
+    );
+
+    // A bad header checksum: dropped and counted.
+    let before = counter(&node, "drop_bad_checksum");
+    send_bad_checksum(
+        &rack,
+        mac_of(&rack._r, &format!("{prefix}r1")),
+        mac_of(h1, &format!("{prefix}h1")),
+    );
+    let mut after = before;
+    for _ in 0..20 {
+        after = counter(&node, "drop_bad_checksum");
+        if after > before {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(after, before + 1, "{}", node.command("show counters"));
+
+    // A TCP transfer.
+    let _server = Server(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                h2.name(),
+                "iperf3",
+                "-s",
+                "-1",
+                "-B",
+                "10.2.0.2",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start iperf3 -s (apt-get install iperf3)"),
+    );
+    let mut out = String::new();
+    for _ in 0..20 {
+        std::thread::sleep(Duration::from_millis(200));
+        let (good, text) = run(
+            h1,
+            &[
+                "iperf3",
+                "-c",
+                "10.2.0.2",
+                "-t",
+                "2",
+                "--connect-timeout",
+                "2000",
+            ],
+        );
+        out = text;
+        if good || !out.contains("Connection refused") {
+            break;
+        }
+    }
+    assert!(
+        out.contains("receiver"),
+        "iperf3 TCP through the router:\n{out}"
+    );
+    eprintln!("{backend}: iperf3 through the router:\n{out}");
+
+    // What the operator sees.
+    let routes = node.command("show routes");
+    for want in [
+        "10.1.0.0/24",
+        "connected",
+        "198.51.100.0/24",
+        "via 10.2.0.99 dev wan",
+    ] {
+        assert!(routes.contains(want), "{want} in:\n{routes}");
+    }
+    let neighbors = node.command("show neighbors");
+    assert!(
+        neighbors
+            .lines()
+            .any(|l| l.contains("10.2.0.2 ") && !l.contains("incomplete")),
+        "{neighbors}"
+    );
+    let ports = node.command("show ports");
+    assert!(
+        ports.contains("lan") && ports.contains("mtu 1280"),
+        "{ports}"
+    );
+    assert!(
+        node.command("show nonsense")
+            .starts_with("error: unknown command")
+    );
+    eprintln!("{}", node.command("show counters"));
+    node.stop();
+}
+
+#[test]
+fn linux_hosts_through_brick_on_af_packet() {
+    scenario("blhp", "af_packet");
+}
+
+#[test]
+fn linux_hosts_through_brick_on_af_xdp() {
+    scenario("blhx", "af_xdp");
+}
