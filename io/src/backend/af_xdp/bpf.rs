@@ -3,10 +3,12 @@
 //!
 //! Steering rule, per frame, on the interface's receive path:
 //!
-//! 1. ARP goes to the kernel (`XDP_PASS`): the host keeps resolving its neighbours.
-//! 2. IPv4 whose destination is one of the port's *host addresses* (the `hosts` map, filled from
+//! 1. IPv4 whose destination is one of the port's *host addresses* (the `hosts` map, filled from
 //!    [`AfXdpConfig::host_ipv4`](super::AfXdpConfig::host_ipv4)) goes to the kernel: ping, ssh
 //!    and the routing daemons of the host keep working on a port that Brick polls.
+//! 2. So does ARP whose target is a host address (requests for it, replies to the host's own
+//!    requests): the host keeps resolving its neighbours. Other ARP belongs to the port's user:
+//!    a router answers for its own addresses and resolves its next hops.
 //! 3. Everything else is redirected to the XDP socket bound to the rx queue it arrived on
 //!    (`bpf_redirect_map(xsks, rx_queue_index, XDP_PASS)`); a queue without a socket passes the
 //!    frame to the kernel (the fallback action in the flags of the helper).
@@ -75,6 +77,7 @@ const STX_W: u8 = 0x63;
 const LD_DW: u8 = 0x18; // BPF_LD | BPF_IMM | BPF_DW (two slots)
 const JGT_X: u8 = 0x2d;
 const JEQ_K: u8 = 0x15;
+const JA: u8 = 0x05;
 const JNE_K: u8 = 0x55;
 const CALL: u8 = 0x85;
 const EXIT: u8 = 0x95;
@@ -85,7 +88,7 @@ const MD_DATA_END: i16 = 4;
 const MD_RX_QUEUE: i16 = 16;
 
 /// The program (see the module doc), with the two map descriptors patched in.
-pub(crate) fn program(xsks: RawFd, hosts: RawFd) -> [Insn; 25] {
+pub(crate) fn program(xsks: RawFd, hosts: RawFd) -> [Insn; 30] {
     // EtherTypes as a little-endian u16 load of the big-endian field sees them.
     let arp = i32::from(u16::from_le_bytes([0x08, 0x06]));
     let ipv4 = i32::from(u16::from_le_bytes([0x08, 0x00]));
@@ -97,7 +100,7 @@ pub(crate) fn program(xsks: RawFd, hosts: RawFd) -> [Insn; 25] {
         /* 4 */ insn(ADD64_K, 4, 0, 0, 34), // r4 = data + Ethernet + IPv4 header
         /* 5 */ insn(JGT_X, 4, 3, 11, 0), // too short to classify: -> 17 redirect
         /* 6 */ insn(LDX_H, 4, 2, 12, 0), // r4 = EtherType
-        /* 7 */ insn(JEQ_K, 4, 0, 15, arp), // ARP -> 23 pass
+        /* 7 */ insn(JEQ_K, 4, 0, 17, arp), // ARP -> 25
         /* 8 */ insn(JNE_K, 4, 0, 8, ipv4), // not IPv4 -> 17 redirect
         /* 9 */ insn(LDX_W, 4, 2, 30, 0), // r4 = IPv4 destination
         /* 10 */ insn(STX_W, 10, 4, -4, 0), // key on the stack
@@ -115,6 +118,11 @@ pub(crate) fn program(xsks: RawFd, hosts: RawFd) -> [Insn; 25] {
         /* 22 */ insn(EXIT, 0, 0, 0, 0),
         /* 23 */ insn(MOV64_K, 0, 0, 0, XDP_PASS),
         /* 24 */ insn(EXIT, 0, 0, 0, 0),
+        /* 25 */ insn(MOV64_X, 4, 2, 0, 0),
+        /* 26 */ insn(ADD64_K, 4, 0, 0, 42), // r4 = data + Ethernet + ARP for IPv4
+        /* 27 */ insn(JGT_X, 4, 3, -11, 0), // short ARP: -> 17 redirect
+        /* 28 */ insn(LDX_W, 4, 2, 38, 0), // r4 = ARP target protocol address
+        /* 29 */ insn(JA, 0, 0, -20, 0), // -> 10 look it up
     ]
 }
 
@@ -505,9 +513,11 @@ mod tests {
         let p = program(3, 4);
         let target = |at: usize| (at as i64 + 1 + i64::from(p[at].off)) as usize;
         assert_eq!(target(5), 17);
-        assert_eq!(target(7), 23);
+        assert_eq!(target(7), 25);
         assert_eq!(target(8), 17);
         assert_eq!(target(16), 23);
+        assert_eq!(target(27), 17);
+        assert_eq!(target(29), 10);
         assert_eq!(p[22].code, EXIT);
         assert_eq!(p[24].code, EXIT);
     }
