@@ -422,3 +422,257 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use brick_routing::{Fib, Gateway, Poptrie4, Prefix};
+
+    use super::*;
+    use crate::wire::arp::Operation;
+    use crate::wire::checksum;
+    use crate::wire::icmpv4::{Icmpv4Packet, Message};
+
+    const R0: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 0]);
+    const R1: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 1]);
+    const H1: EthernetAddress = EthernetAddress([2, 0, 0, 0, 2, 1]);
+    const NB: EthernetAddress = EthernetAddress([2, 0, 0, 0, 2, 9]);
+
+    fn ip(s: &str) -> Ipv4Addr {
+        s.parse().unwrap()
+    }
+
+    /// Port 0: 10.1.0.1/24; port 1: 10.2.0.1/24, MTU 1280; 198.51.100.0/24 via 10.2.0.99.
+    fn control() -> (ControlPlane<Poptrie4>, Macs) {
+        let p = |s: &str| s.parse::<Prefix<u32>>().unwrap();
+        let routes = [
+            (p("10.1.0.0/24"), 1),
+            (p("10.2.0.0/24"), 2),
+            (p("198.51.100.0/24"), 3),
+        ];
+        let groups = vec![
+            vec![],
+            vec![Gateway { port: 0, addr: 0 }],
+            vec![Gateway { port: 1, addr: 0 }],
+            vec![Gateway {
+                port: 1,
+                addr: u32::from(ip("10.2.0.99")),
+            }],
+        ];
+        let (_, reader) = Fib::new(Poptrie4::from_routes(&routes).unwrap(), groups).publish();
+        let addrs = vec![ip("10.1.0.1"), ip("10.2.0.1")];
+        let ports = vec![
+            ControlPort {
+                local: Local::new(R0, addrs.clone()),
+                own: vec!["10.1.0.1/24".parse().unwrap()],
+            },
+            ControlPort {
+                local: Local {
+                    mtu: 1280,
+                    ..Local::new(R1, addrs)
+                },
+                own: vec!["10.2.0.1/24".parse().unwrap()],
+            },
+        ];
+        let macs = Macs::default();
+        let cp = ControlPlane::new(ports, reader, macs.clone(), Limits::default());
+        (cp, macs)
+    }
+
+    /// A UDP packet from `src` to `dst` as received on port 0, `len` bytes of IPv4.
+    fn udp(src: &str, dst: &str, ttl: u8, len: u16, df: bool) -> Vec<u8> {
+        let mut f = vec![0u8; HEADER_LEN + usize::from(len)];
+        f[0..6].copy_from_slice(&R0.0);
+        f[6..12].copy_from_slice(&H1.0);
+        f[12..14].copy_from_slice(&[0x08, 0x00]);
+        f[14] = 0x45;
+        f[16..18].copy_from_slice(&len.to_be_bytes());
+        f[20] = if df { 0x40 } else { 0 };
+        f[22] = ttl;
+        f[23] = 17;
+        f[26..30].copy_from_slice(&ip(src).octets());
+        f[30..34].copy_from_slice(&ip(dst).octets());
+        let c = checksum::checksum(&f[14..34]);
+        f[24..26].copy_from_slice(&c.to_be_bytes());
+        f
+    }
+
+    fn punted(port: u16, kind: Punt, frame: Vec<u8>) -> Punted {
+        Punted { port, kind, frame }
+    }
+
+    fn arp_of(frame: &[u8]) -> ArpRepr {
+        ArpRepr::parse(&ArpPacket::new_checked(&frame[HEADER_LEN..]).unwrap()).unwrap()
+    }
+
+    fn icmp_type(frame: &[u8]) -> Message {
+        Icmpv4Packet::new_checked(&frame[34..]).unwrap().msg_type()
+    }
+
+    /// Input: a packet for a neighbour whose MAC is unknown, then that neighbour's ARP reply.
+    /// Output: an ARP request from the output port's address; on the reply, the waiting packet
+    /// leaves rewritten (MACs, TTL - 1, valid checksum) and the MAC is published to the data path.
+    #[test]
+    fn resolves_a_next_hop_and_sends_what_waited() {
+        let (mut cp, macs) = control();
+        let out = cp.handle(
+            &punted(
+                0,
+                Punt::Unresolved,
+                udp("10.1.0.2", "10.2.0.9", 64, 100, false),
+            ),
+            0,
+        );
+        assert_eq!(out.len(), 1);
+        let (port, req) = &out[0];
+        let arp = arp_of(req);
+        assert_eq!(*port, 1);
+        assert_eq!(&req[0..6], &[0xff; 6]);
+        assert_eq!(
+            (
+                arp.operation,
+                arp.source_hardware_addr,
+                arp.source_protocol_addr,
+                arp.target_protocol_addr
+            ),
+            (Operation::Request, R1, ip("10.2.0.1"), ip("10.2.0.9"))
+        );
+        assert!(macs.load().is_empty());
+
+        let reply = reply::arp_reply(req, &Local::new(NB, vec![ip("10.2.0.9")])).unwrap();
+        let out = cp.handle(&punted(1, Punt::Arp, reply), 5);
+        assert_eq!(out.len(), 1, "the waiting packet, and no answer to a reply");
+        let (port, f) = &out[0];
+        assert_eq!(*port, 1);
+        assert_eq!((&f[0..6], &f[6..12]), (&NB.0[..], &R1.0[..]));
+        assert_eq!(f[22], 63);
+        assert_eq!(checksum::checksum(&f[14..34]), 0);
+        assert_eq!(macs.load().get(&ip("10.2.0.9")), Some(&NB));
+        assert_eq!(cp.counters.slow_forwarded, 1);
+    }
+
+    /// Input: a packet for a gateway that never answers, and the ARP timer running. Output: the
+    /// requests are retried, then the sender gets host unreachable from the router.
+    #[test]
+    fn an_unanswered_next_hop_ends_in_host_unreachable() {
+        let (mut cp, _) = control();
+        let out = cp.handle(
+            &punted(
+                0,
+                Punt::Unresolved,
+                udp("10.1.0.2", "198.51.100.7", 64, 100, false),
+            ),
+            0,
+        );
+        assert_eq!(arp_of(&out[0].1).target_protocol_addr, ip("10.2.0.99"));
+        let mut requests = 1;
+        let mut errors = Vec::new();
+        for t in (100..=5_000).step_by(100) {
+            for (port, f) in cp.tick(t) {
+                match u16::from_be_bytes([f[12], f[13]]) {
+                    0x0806 => requests += 1,
+                    _ => errors.push((port, f)),
+                }
+            }
+        }
+        assert_eq!(requests, 3, "max_probes requests in all");
+        assert_eq!(errors.len(), 1);
+        let (port, f) = &errors[0];
+        assert_eq!(*port, 0, "back where the packet came from");
+        assert_eq!(icmp_type(f), Message::DstUnreachable);
+        assert_eq!(f[35], 1, "code 1: host unreachable");
+        assert_eq!(
+            &f[26..30],
+            &[10, 1, 0, 1],
+            "from the router's address on that side"
+        );
+        assert_eq!(cp.counters.unresolved_dropped, 1);
+    }
+
+    /// Input: 50 expiring packets from one source, then one from another. Output: the first
+    /// source gets the limit's burst of time exceeded, the second still gets its own.
+    #[test]
+    fn icmp_errors_are_limited_per_source() {
+        let (mut cp, _) = control();
+        let mut sent = 0;
+        for _ in 0..50 {
+            let f = udp("10.1.0.2", "10.2.0.9", 1, 60, false);
+            sent += cp.handle(&punted(0, Punt::TtlExceeded, f), 0).len();
+        }
+        assert_eq!(sent, 10, "the burst of a 100/s limit");
+        assert_eq!(cp.counters.icmp_limited, 40);
+        let other = cp.handle(
+            &punted(
+                0,
+                Punt::TtlExceeded,
+                udp("10.1.0.3", "10.2.0.9", 1, 60, false),
+            ),
+            0,
+        );
+        assert_eq!(other.len(), 1);
+        assert_eq!(icmp_type(&other[0].1), Message::TimeExceeded);
+        let later = cp.handle(
+            &punted(
+                0,
+                Punt::TtlExceeded,
+                udp("10.1.0.2", "10.2.0.9", 1, 60, false),
+            ),
+            1_000,
+        );
+        assert_eq!(later.len(), 1, "the bucket refills");
+    }
+
+    /// Input: 1500-byte packets towards the 1280-byte port, with and without DF. Output:
+    /// fragmentation needed quoting the MTU; fragments that wait for ARP together.
+    #[test]
+    fn too_big_packets_are_fragmented_or_refused() {
+        let (mut cp, _) = control();
+        let out = cp.handle(
+            &punted(0, Punt::TooBig, udp("10.1.0.2", "10.2.0.9", 64, 1500, true)),
+            0,
+        );
+        assert_eq!(out.len(), 1);
+        let f = &out[0].1;
+        assert_eq!((icmp_type(f), f[35]), (Message::DstUnreachable, 4));
+        assert_eq!(&f[40..42], &1280u16.to_be_bytes(), "next-hop MTU");
+
+        let out = cp.handle(
+            &punted(
+                0,
+                Punt::TooBig,
+                udp("10.1.0.2", "10.2.0.9", 64, 1500, false),
+            ),
+            0,
+        );
+        assert_eq!(out.len(), 1, "one ARP request for both fragments");
+        assert_eq!(cp.counters.fragments, 2);
+        let reply = reply::arp_reply(&out[0].1, &Local::new(NB, vec![ip("10.2.0.9")])).unwrap();
+        let sent = cp.handle(&punted(1, Punt::Arp, reply), 1);
+        assert_eq!(sent.len(), 2);
+        assert!(
+            sent.iter()
+                .all(|(p, f)| *p == 1 && f.len() <= HEADER_LEN + 1280)
+        );
+    }
+
+    #[test]
+    fn start_announces_every_address_and_answers_arp_for_its_own() {
+        let (mut cp, _) = control();
+        let out = cp.announce();
+        let announced: Vec<(u16, Ipv4Addr)> = out
+            .iter()
+            .map(|(p, f)| (*p, arp_of(f).target_protocol_addr))
+            .collect();
+        assert_eq!(announced, vec![(0, ip("10.1.0.1")), (1, ip("10.2.0.1"))]);
+        // A request for port 1's address arriving on port 0 is not answered there.
+        let req = reply::arp_request(H1, ip("10.1.0.2"), ip("10.2.0.1"), None);
+        assert!(cp.handle(&punted(0, Punt::Arp, req), 0).is_empty());
+        let req = reply::arp_request(H1, ip("10.1.0.2"), ip("10.1.0.1"), None);
+        let out = cp.handle(&punted(0, Punt::Arp, req), 0);
+        assert_eq!(arp_of(&out[0].1).operation, Operation::Reply);
+        assert_eq!(
+            cp.neighbors().get(ip("10.1.0.2")),
+            Some(H1),
+            "learned from the request"
+        );
+    }
+}

@@ -469,12 +469,13 @@ fn control_loop(
         }
     };
     send(cp.announce(), &links[0]);
-    let mut next_tick = 0;
+    let (mut next_tick, mut next_list, mut arp_seen) = (0, 0, false);
     while !stop.load(Ordering::Relaxed) {
         let mut did = 0;
         for link in &links {
             while let Some(p) = link.path.to_control.pop() {
                 did += 1;
+                arp_seen |= matches!(p.kind, Punt::Arp | Punt::Unresolved);
                 let out = cp.handle(&p, now_ms());
                 send(out, link);
             }
@@ -485,13 +486,17 @@ fn control_loop(
             next_tick = now + TICK.as_millis() as u64;
             send(cp.tick(now), &links[0]);
         }
-        if tick || did != 0 {
-            if let Ok(mut v) = shared.control.lock() {
-                v.counters = cp.counters;
-                v.to_wire_full = to_wire_full.load(Ordering::Relaxed);
-                if tick {
-                    v.neighbors = cp.neighbors().list();
-                }
+        // The neighbour list is refreshed on every tick, and soon after ARP traffic, but at
+        // most every 10 ms: a full table is thousands of entries.
+        let list = tick || (arp_seen && now >= next_list);
+        if (list || did != 0)
+            && let Ok(mut v) = shared.control.lock()
+        {
+            v.counters = cp.counters;
+            v.to_wire_full = to_wire_full.load(Ordering::Relaxed);
+            if list {
+                v.neighbors = cp.neighbors().list();
+                (next_list, arp_seen) = (now + 10, false);
             }
         }
         if did == 0 {

@@ -1,0 +1,223 @@
+//! A whole node (workers, control thread, control socket) on in-process mem cables, with the test
+//! playing the hosts on both sides: no root needed. The root test `linux_hosts` does the same
+//! with real Linux hosts.
+
+use std::time::{Duration, Instant};
+
+use brick_io::backend::mem::{CableConfig, cable};
+use brick_io::{Burst, Pool, PoolConfig, Port, Rx, Tx};
+use brick_router::reply;
+use brick_router::wire::arp::{ArpPacket, ArpRepr, Operation};
+use brick_router::wire::checksum;
+use brick_router::wire::ethernet::EthernetAddress;
+use brick_router::{Config, Node};
+
+const R0: [u8; 6] = [2, 0, 0, 0, 1, 0];
+const R1: [u8; 6] = [2, 0, 0, 0, 1, 1];
+const H0: EthernetAddress = EthernetAddress([2, 0, 0, 0, 2, 0]);
+const H1: EthernetAddress = EthernetAddress([2, 0, 0, 0, 2, 1]);
+
+struct Host {
+    rx: Rx,
+    tx: Tx,
+    pool: Pool,
+}
+
+impl Host {
+    fn new(port: Port) -> Host {
+        let (mut rx, mut tx) = port.split();
+        Host {
+            rx: rx.remove(0),
+            tx: tx.remove(0),
+            pool: Pool::new(PoolConfig::default()).unwrap(),
+        }
+    }
+
+    fn send(&mut self, frames: &[Vec<u8>]) {
+        for chunk in frames.chunks(32) {
+            let mut b = Burst::new(32);
+            for f in chunk {
+                b.push(self.pool.alloc_from(f).unwrap()).unwrap();
+            }
+            assert_eq!(self.tx.tx_burst(&mut b), chunk.len());
+        }
+    }
+
+    /// Frames received within `within`, until `enough` of them match `want`.
+    fn recv(
+        &mut self,
+        want: impl Fn(&[u8]) -> bool,
+        enough: usize,
+        within: Duration,
+    ) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + within;
+        let mut got = Vec::new();
+        let mut b = Burst::new(32);
+        while got.len() < enough && Instant::now() < deadline {
+            if self.rx.rx_burst(&self.pool, &mut b) == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            got.extend(b.drain().map(|p| p.data().to_vec()).filter(|f| want(f)));
+        }
+        got
+    }
+}
+
+fn is_arp(f: &[u8]) -> bool {
+    f[12..14] == [0x08, 0x06]
+}
+
+fn arp(f: &[u8]) -> ArpRepr {
+    ArpRepr::parse(&ArpPacket::new_checked(&f[14..]).unwrap()).unwrap()
+}
+
+/// UDP from 10.1.0.2 (h0) to `dst` via the router, sequence number `seq` in the payload.
+fn udp(dst: [u8; 4], seq: u32) -> Vec<u8> {
+    let mut f = vec![0u8; 60];
+    f[0..6].copy_from_slice(&R0);
+    f[6..12].copy_from_slice(&H0.0);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&46u16.to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[10, 1, 0, 2]);
+    f[30..34].copy_from_slice(&dst);
+    f[34..36].copy_from_slice(&1024u16.to_be_bytes());
+    f[36..38].copy_from_slice(&9u16.to_be_bytes());
+    f[42..46].copy_from_slice(&seq.to_be_bytes());
+    let c = checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    f
+}
+
+fn config(socket: &str) -> Config {
+    let core = brick_io::poll::cores().first().copied().unwrap_or(0);
+    let text = format!(
+        r#"
+[dataplane]
+cores = [{core}]
+[control]
+socket = "{socket}"
+[[port]]
+name = "lan"
+backend = "af_packet:unused0"
+addresses = ["10.1.0.1/24"]
+mac = "02:00:00:00:01:00"
+[[port]]
+name = "wan"
+backend = "af_packet:unused1"
+addresses = ["10.2.0.1/24"]
+mac = "02:00:00:00:01:01"
+"#
+    );
+    Config::parse("node_mem.toml", &text).unwrap()
+}
+
+/// Input: a node between two mem cables; the hosts announce nothing. Output, in order: the
+/// node's gratuitous ARP on both sides; an ARP reply for its address; the first packet towards
+/// an unknown neighbour waits for ARP and then arrives; the next 1000 take the fast path, in
+/// order; `show` reports it all; stopping removes the socket.
+#[test]
+fn a_node_on_mem_cables_resolves_forwards_and_reports() {
+    let socket = std::env::temp_dir().join(format!("brick-node-mem-{}.sock", std::process::id()));
+    let (r0, h0) = cable("r0", "h0", CableConfig::default()).unwrap();
+    let (r1, h1) = cable("r1", "h1", CableConfig::default()).unwrap();
+    let node =
+        Node::start_with(&config(socket.to_str().unwrap()), vec![r0, r1.with_id(1)]).unwrap();
+    let (mut h0, mut h1) = (Host::new(h0), Host::new(h1));
+
+    for (h, addr) in [(&mut h0, [10, 1, 0, 1]), (&mut h1, [10, 2, 0, 1])] {
+        let g = h.recv(is_arp, 1, Duration::from_secs(2));
+        let a = arp(&g[0]);
+        assert_eq!(
+            (
+                a.source_protocol_addr.octets(),
+                a.target_protocol_addr.octets()
+            ),
+            (addr, addr),
+            "gratuitous ARP"
+        );
+    }
+
+    h0.send(&[reply::arp_request(
+        H0,
+        [10, 1, 0, 2].into(),
+        [10, 1, 0, 1].into(),
+        None,
+    )]);
+    let r = h0.recv(is_arp, 1, Duration::from_secs(2));
+    assert_eq!(arp(&r[0]).operation, Operation::Reply);
+    assert_eq!(arp(&r[0]).source_hardware_addr.0, R0);
+
+    h0.send(&[udp([10, 2, 0, 9], 0)]);
+    let req = h1.recv(is_arp, 1, Duration::from_secs(2));
+    let a = arp(&req[0]);
+    assert_eq!(a.target_protocol_addr.octets(), [10, 2, 0, 9]);
+    h1.send(&[reply::arp_reply(
+        &req[0],
+        &brick_router::classify::Local::new(H1, vec![[10, 2, 0, 9].into()]),
+    )
+    .unwrap()]);
+    let first = h1.recv(|f| !is_arp(f), 1, Duration::from_secs(2));
+    assert_eq!(first.len(), 1, "the packet that waited for ARP");
+    assert_eq!(
+        (&first[0][0..6], &first[0][6..12], first[0][22]),
+        (&H1.0[..], &R1[..], 63)
+    );
+
+    let frames: Vec<Vec<u8>> = (1..=1000).map(|i| udp([10, 2, 0, 9], i)).collect();
+    h0.send(&frames);
+    let got = h1.recv(|f| !is_arp(f), 1000, Duration::from_secs(5));
+    let seqs: Vec<u32> = got
+        .iter()
+        .map(|f| u32::from_be_bytes(f[42..46].try_into().unwrap()))
+        .collect();
+    assert_eq!(
+        seqs,
+        (1..=1000).collect::<Vec<_>>(),
+        "all of them, in order"
+    );
+
+    let value = |name: &str| {
+        node.command("show counters")
+            .lines()
+            .find_map(|l| {
+                let mut w = l.split_whitespace();
+                (w.next() == Some(name)).then(|| w.next()?.parse::<u64>().ok())?
+            })
+            .unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < deadline && value("forwarded") < 1000 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(value("forwarded"), 1000, "the fast path");
+    assert_eq!(value("slow_forwarded"), 1, "the packet that waited");
+    assert_eq!(value("punt_unresolved"), 1);
+    assert!(
+        node.command("show routes")
+            .contains("10.2.0.0/24          connected")
+    );
+    let mut out = String::new();
+    for _ in 0..100 {
+        out = brick_router::node::request(&socket, "show neighbors").unwrap();
+        if out.contains("10.2.0.9") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        out.lines().any(|l| l.contains("10.2.0.9")
+            && l.contains("02:00:00:00:02:01")
+            && l.contains("reachable")),
+        "{out}"
+    );
+    assert!(
+        brick_router::node::request(&socket, "show everything")
+            .unwrap_err()
+            .contains("unknown command")
+    );
+    node.stop();
+    assert!(!socket.exists(), "the socket goes with the node");
+}
