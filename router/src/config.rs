@@ -585,6 +585,12 @@ port = "lan"
     }
 
     #[test]
+    fn the_shipped_example_is_valid() {
+        let c = Config::parse("deploy/node.toml", include_str!("../../deploy/node.toml")).unwrap();
+        assert_eq!((c.ports.len(), c.routes.len()), (2, 2));
+    }
+
+    #[test]
     fn whole_file_errors() {
         assert!(err("node = 1\n").reason.contains("no [[port]]"));
         assert!(
