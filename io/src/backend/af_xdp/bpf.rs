@@ -25,22 +25,24 @@ use crate::error::Error;
 
 // bpf() commands, map and program types, attach type (linux/bpf.h).
 const BPF_MAP_CREATE: u32 = 0;
+const BPF_MAP_LOOKUP_ELEM: u32 = 1;
 const BPF_MAP_UPDATE_ELEM: u32 = 2;
 const BPF_PROG_LOAD: u32 = 5;
 const BPF_LINK_CREATE: u32 = 28;
 const BPF_MAP_TYPE_HASH: u32 = 1;
+pub(crate) const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_MAP_TYPE_XSKMAP: u32 = 17;
 const BPF_PROG_TYPE_XDP: u32 = 6;
 const BPF_XDP: u32 = 37;
-const BPF_PSEUDO_MAP_FD: u8 = 1;
+pub(super) const BPF_PSEUDO_MAP_FD: u8 = 1;
 
 // XDP attach flags and actions (linux/if_link.h, linux/bpf.h).
 pub(crate) const XDP_FLAGS_SKB_MODE: u32 = 1 << 1;
 pub(crate) const XDP_FLAGS_DRV_MODE: u32 = 1 << 2;
-const XDP_PASS: i32 = 2;
+pub(super) const XDP_PASS: i32 = 2;
 
 // Helpers called by the program.
-const FN_MAP_LOOKUP_ELEM: i32 = 1;
+pub(super) const FN_MAP_LOOKUP_ELEM: i32 = 1;
 const FN_REDIRECT_MAP: i32 = 51;
 
 /// Keys of the XSKMAP: rx queue indices below this.
@@ -52,13 +54,13 @@ pub(crate) const MAX_HOSTS: u32 = 64;
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Insn {
-    code: u8,
+    pub(super) code: u8,
     regs: u8,
-    off: i16,
+    pub(super) off: i16,
     imm: i32,
 }
 
-const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
+pub(super) const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn {
         code,
         regs: dst | (src << 4),
@@ -68,23 +70,23 @@ const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
 }
 
 // Opcodes used below (linux/bpf_common.h, linux/bpf.h).
-const MOV64_X: u8 = 0xbf; // BPF_ALU64 | BPF_MOV | BPF_X
-const MOV64_K: u8 = 0xb7;
-const ADD64_K: u8 = 0x07;
-const LDX_W: u8 = 0x61; // BPF_LDX | BPF_MEM | BPF_W
-const LDX_H: u8 = 0x69;
-const STX_W: u8 = 0x63;
-const LD_DW: u8 = 0x18; // BPF_LD | BPF_IMM | BPF_DW (two slots)
-const JGT_X: u8 = 0x2d;
-const JEQ_K: u8 = 0x15;
-const JA: u8 = 0x05;
-const JNE_K: u8 = 0x55;
-const CALL: u8 = 0x85;
-const EXIT: u8 = 0x95;
+pub(super) const MOV64_X: u8 = 0xbf; // BPF_ALU64 | BPF_MOV | BPF_X
+pub(super) const MOV64_K: u8 = 0xb7;
+pub(super) const ADD64_K: u8 = 0x07;
+pub(super) const LDX_W: u8 = 0x61; // BPF_LDX | BPF_MEM | BPF_W
+pub(super) const LDX_H: u8 = 0x69;
+pub(super) const STX_W: u8 = 0x63;
+pub(super) const LD_DW: u8 = 0x18; // BPF_LD | BPF_IMM | BPF_DW (two slots)
+pub(super) const JGT_X: u8 = 0x2d;
+pub(super) const JEQ_K: u8 = 0x15;
+pub(super) const JA: u8 = 0x05;
+pub(super) const JNE_K: u8 = 0x55;
+pub(super) const CALL: u8 = 0x85;
+pub(super) const EXIT: u8 = 0x95;
 
 // Offsets in `struct xdp_md`.
-const MD_DATA: i16 = 0;
-const MD_DATA_END: i16 = 4;
+pub(super) const MD_DATA: i16 = 0;
+pub(super) const MD_DATA_END: i16 = 4;
 const MD_RX_QUEUE: i16 = 16;
 
 /// The program (see the module doc), with the two map descriptors patched in.
@@ -127,7 +129,7 @@ pub(crate) fn program(xsks: RawFd, hosts: RawFd) -> [Insn; 30] {
 }
 
 /// `bpf(cmd, attr, sizeof attr)`; returns the non-negative result (often a new descriptor).
-fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<i32> {
+pub(crate) fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<i32> {
     #[allow(unsafe_code)]
     // SAFETY: `attr` is a live, fully initialised `repr(C)` prefix of `union bpf_attr` for `cmd`
     // (the kernel zero-extends shorter attrs); the kernel reads at most `size_of::<T>()` bytes and
@@ -147,7 +149,7 @@ fn bpf<T>(cmd: u32, attr: &mut T) -> io::Result<i32> {
     }
 }
 
-fn owned(fd: i32) -> OwnedFd {
+pub(crate) fn owned(fd: i32) -> OwnedFd {
     #[allow(unsafe_code)]
     // SAFETY: `fd` was just returned by bpf() as a new descriptor that nothing else owns.
     unsafe {
@@ -210,11 +212,16 @@ fn name16(s: &str) -> [u8; 16] {
     n
 }
 
-fn map_create(map_type: u32, entries: u32, name: &str) -> io::Result<OwnedFd> {
+pub(crate) fn map_create(
+    map_type: u32,
+    value_size: u32,
+    entries: u32,
+    name: &str,
+) -> io::Result<OwnedFd> {
     let mut attr = MapCreateAttr {
         map_type,
         key_size: 4,
-        value_size: 4,
+        value_size,
         max_entries: entries,
         map_name: name16(name),
         ..Default::default()
@@ -233,6 +240,19 @@ pub(crate) fn map_update(map: &OwnedFd, key: u32, value: u32) -> io::Result<()> 
     bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
 }
 
+/// `map[key]` for a map of u32 keys and u64 values.
+pub(crate) fn map_lookup_u64(map: &OwnedFd, key: u32) -> io::Result<u64> {
+    let mut value = 0u64;
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: (&raw const key) as u64,
+        value: (&raw mut value) as u64,
+        ..Default::default()
+    };
+    bpf(BPF_MAP_LOOKUP_ELEM, &mut attr)?;
+    Ok(value)
+}
+
 /// The loaded program and its maps.
 #[derive(Debug)]
 pub(crate) struct Program {
@@ -243,7 +263,7 @@ pub(crate) struct Program {
     pub(crate) _hosts: OwnedFd,
 }
 
-fn prog_load(insns: &[Insn], log: Option<&mut Vec<u8>>) -> io::Result<OwnedFd> {
+fn prog_load(name: &str, insns: &[Insn], log: Option<&mut Vec<u8>>) -> io::Result<OwnedFd> {
     let license = c"Dual MIT/GPL";
     let (log_level, log_size, log_buf) = match log {
         Some(l) => (1, l.len() as u32, l.as_mut_ptr() as u64),
@@ -257,7 +277,7 @@ fn prog_load(insns: &[Insn], log: Option<&mut Vec<u8>>) -> io::Result<OwnedFd> {
         log_level,
         log_size,
         log_buf,
-        prog_name: name16("brick_xsk"),
+        prog_name: name16(name),
         ..Default::default()
     };
     bpf(BPF_PROG_LOAD, &mut attr).map(owned)
@@ -272,20 +292,31 @@ pub(crate) fn load(what: &str, hosts: &[std::net::Ipv4Addr]) -> Result<Program, 
             hosts.len()
         )));
     }
-    let xsks = map_create(BPF_MAP_TYPE_XSKMAP, MAX_QUEUES, "brick_xsks")
+    let xsks = map_create(BPF_MAP_TYPE_XSKMAP, 4, MAX_QUEUES, "brick_xsks")
         .map_err(|e| bpf_error(what, "create the XSKMAP", e))?;
-    let host_map = map_create(BPF_MAP_TYPE_HASH, MAX_HOSTS, "brick_hosts")
+    let host_map = map_create(BPF_MAP_TYPE_HASH, 4, MAX_HOSTS, "brick_hosts")
         .map_err(|e| bpf_error(what, "create the host address map", e))?;
     for a in hosts {
         map_update(&host_map, u32::from_ne_bytes(a.octets()), 1)
             .map_err(|e| bpf_error(what, "add a host address", e))?;
     }
     let insns = program(xsks.as_raw_fd(), host_map.as_raw_fd());
-    let prog = prog_load(&insns, None)
+    let prog = load_program(what, "brick_xsk", &insns)?;
+    Ok(Program {
+        prog,
+        xsks,
+        _hosts: host_map,
+    })
+}
+
+/// Loads an XDP program; on failure the error carries the verifier's log.
+#[cold]
+pub(crate) fn load_program(what: &str, name: &str, insns: &[Insn]) -> Result<OwnedFd, Error> {
+    prog_load(name, insns, None)
         .or_else(|_| {
             // Load again with the verifier's log, only to say why.
             let mut log = vec![0u8; 64 * 1024];
-            prog_load(&insns, Some(&mut log)).map_err(|e| {
+            prog_load(name, insns, Some(&mut log)).map_err(|e| {
                 let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
                 let verifier = String::from_utf8_lossy(&log[..end]).trim().to_string();
                 (e, verifier)
@@ -297,16 +328,11 @@ pub(crate) fn load(what: &str, hosts: &[std::net::Ipv4Addr]) -> Result<Program, 
                 &format!("load the XDP program (verifier: {verifier})"),
                 e,
             )
-        })?;
-    Ok(Program {
-        prog,
-        xsks,
-        _hosts: host_map,
-    })
+        })
 }
 
 #[cold]
-fn bpf_error(what: &str, doing: &str, e: io::Error) -> Error {
+pub(crate) fn bpf_error(what: &str, doing: &str, e: io::Error) -> Error {
     match e.raw_os_error() {
         Some(libc::EPERM) | Some(libc::EACCES) => Error::Permission {
             what: format!("{what}: {doing}"),
@@ -358,6 +384,23 @@ pub(crate) fn attach(
     program: Program,
     mode: XdpAttach,
 ) -> Result<Attachment, Error> {
+    let (link, native) = link(what, ifindex, &program.prog, mode)?;
+    Ok(Attachment {
+        _link: link,
+        program,
+        native,
+    })
+}
+
+/// Attaches the program `prog` to `ifindex` with a bpf_link; returns the link (detaching when
+/// closed) and whether the attachment is native.
+#[cold]
+pub(crate) fn link(
+    what: &str,
+    ifindex: u32,
+    prog: &OwnedFd,
+    mode: XdpAttach,
+) -> Result<(OwnedFd, bool), Error> {
     let modes: &[u32] = match mode {
         XdpAttach::Auto => &[XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE],
         XdpAttach::Native => &[XDP_FLAGS_DRV_MODE],
@@ -369,19 +412,13 @@ pub(crate) fn attach(
     for &flags in modes {
         loop {
             let mut attr = LinkCreateAttr {
-                prog_fd: program.prog.as_raw_fd() as u32,
+                prog_fd: prog.as_raw_fd() as u32,
                 target_ifindex: ifindex,
                 attach_type: BPF_XDP,
                 flags,
             };
             match bpf(BPF_LINK_CREATE, &mut attr) {
-                Ok(fd) => {
-                    return Ok(Attachment {
-                        _link: owned(fd),
-                        program,
-                        native: flags == XDP_FLAGS_DRV_MODE,
-                    });
-                }
+                Ok(fd) => return Ok((owned(fd), flags == XDP_FLAGS_DRV_MODE)),
                 // A program is already attached: a legacy one is detached and the link retried
                 // once; a link held by a live process cannot be detached from here.
                 Err(e)

@@ -21,6 +21,7 @@
 //! Needs root (CAP_NET_ADMIN, CAP_NET_RAW, CAP_BPF). See docs/decisions.md, "AF_XDP".
 
 mod bpf;
+pub mod live;
 mod xsk;
 
 use std::fmt;
