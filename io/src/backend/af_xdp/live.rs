@@ -2,7 +2,7 @@
 //!
 //! [`LiveFrames`] asks the kernel to run a small XDP program on copies of one frame and to send
 //! each copy out of an interface (`BPF_PROG_TEST_RUN` with `BPF_F_TEST_XDP_LIVE_FRAMES`, Linux
-//! >= 5.18), as xdp-trafficgen does: no socket, no skb, no copy from user space per frame, so one
+//! 5.18 or later), as xdp-trafficgen does: no socket, no skb, no copy from user space per frame, so one
 //! core lays out 5-9 Mpps where every skb-based sender stops near 1 Mpps. The frames come from
 //! a page pool and are recycled with whatever the last writer left in them (a forwarder's MACs,
 //! a decremented TTL), so the program rewrites the whole 42-byte Ethernet/IPv4/UDP header from
