@@ -253,6 +253,30 @@ enum BenchCmd {
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
     },
+    /// The standard forwarding comparison: the Linux kernel and Brick nodes (AF_PACKET, AF_XDP)
+    /// forwarding the same XDP live-frame traffic between namespaces, one core each for the
+    /// generator and the router, as ratios to the kernel (root).
+    Forward {
+        /// Frame size in bytes without FCS (60..=1514; 60 is a 64-byte frame on the wire).
+        #[arg(long, default_value_t = 60)]
+        size: usize,
+        /// Seconds to measure each router.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Routers to compare: kernel, af_packet, af_xdp.
+        #[arg(long, value_delimiter = ',', default_value = "kernel,af_packet,af_xdp")]
+        routers: Vec<brick_bench::forward::Dut>,
+        /// Where the router's receive work (veth NAPI) runs: `router` (a thread pinned to the
+        /// router's core) or `generator` (veth's default, the sending core).
+        #[arg(long, default_value = "router")]
+        napi: brick_bench::forward::Napi,
+        /// A route file loaded into Brick as static routes (e.g. a full Internet table).
+        #[arg(long)]
+        table: Option<PathBuf>,
+        /// Print only the JSON line.
+        #[arg(long)]
+        json: bool,
+    },
     /// AF_PACKET ports on a veth pair beside the kernel's UDP socket path over the same veth
     /// (root: builds two network namespaces and deletes them afterwards).
     Veth {
@@ -590,6 +614,32 @@ fn bench(b: BenchCmd) -> Result<()> {
                     .map_or("not installed".into(), |t| format!("{t:.3} Mpps")),
                 r.ratio.map_or(String::new(), |x| format!("{x:.2}x"))
             );
+            let mpps = |v: Option<f64>| v.map_or("-".to_string(), |v| format!("{v:.3} Mpps"));
+            println!(
+                "into an XDP drop sink: brick xdp live frames {}, trafgen {}",
+                mpps(r.xdp_live_veth_mpps),
+                mpps(r.trafgen_xdp_sink_mpps)
+            );
+            brick_bench::print_json(&r);
+        }
+        BenchCmd::Forward {
+            size,
+            seconds,
+            routers,
+            napi,
+            table,
+            json,
+        } => {
+            let r = brick_bench::forward::run(&brick_bench::forward::Forward {
+                size,
+                seconds,
+                duts: routers,
+                napi,
+                table,
+            })?;
+            if !json {
+                print!("{}", r.table());
+            }
             brick_bench::print_json(&r);
         }
         BenchCmd::Veth { size, seconds } => {

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use brick_io::backend::af_packet::{self, AfPacketConfig};
+use brick_io::backend::af_xdp::live::{DropSink, LIVE_REPEAT, LiveFrames};
 use brick_io::backend::mem::{self, CableConfig};
 use brick_io::netns::Netns;
 use brick_io::poll::{self, IdlePolicy};
@@ -37,6 +38,11 @@ pub struct GenRateReport {
     pub trafgen_veth_mpps: Option<f64>,
     /// brick_veth / trafgen_veth.
     pub ratio: Option<f64>,
+    /// Brick's XDP live-frame sender on the same veth, Mpps counted by an XDP drop sink on the
+    /// peer (absent when the kernel refuses live frames).
+    pub xdp_live_veth_mpps: Option<f64>,
+    /// trafgen on the same veth into the same XDP drop sink (the yardstick of the live frames).
+    pub trafgen_xdp_sink_mpps: Option<f64>,
 }
 
 fn profile(size: usize, seconds: f64) -> Result<Profile, Error> {
@@ -74,7 +80,30 @@ fn sink(
     Ok((stats, h))
 }
 
-/// Runs the three measurements for `seconds` each.
+/// trafgen sending `packet` out of v0 in `na` on one CPU for `secs` seconds.
+fn trafgen_cmd(na: &Netns, secs: &str, packet: &str) -> Command {
+    let mut c = Command::new("ip");
+    c.args([
+        "netns",
+        "exec",
+        na.name(),
+        "timeout",
+        "-s",
+        "INT",
+        secs,
+        "trafgen",
+        "--dev",
+        "v0",
+        "--cpus",
+        "1",
+        "--no-cpu-stats",
+        "--notouch-irq",
+        packet,
+    ]);
+    c
+}
+
+/// Runs the measurements for `seconds` each.
 pub fn run(size: usize, seconds: f64) -> Result<GenRateReport, Error> {
     let p = profile(size, seconds)?;
     let cores = poll::cores();
@@ -128,27 +157,7 @@ pub fn run(size: usize, seconds: f64) -> Result<GenRateReport, Error> {
     let packet = format!("{{ {} }}", bytes.join(", "));
     let secs = format!("{}", seconds.ceil() as u64);
     let trafgen = std::thread::scope(|s| {
-        let child = s.spawn(|| {
-            Command::new("ip")
-                .args([
-                    "netns",
-                    "exec",
-                    na.name(),
-                    "timeout",
-                    "-s",
-                    "INT",
-                    &secs,
-                    "trafgen",
-                    "--dev",
-                    "v0",
-                    "--cpus",
-                    "1",
-                    "--no-cpu-stats",
-                    "--notouch-irq",
-                    &packet,
-                ])
-                .output()
-        });
+        let child = s.spawn(|| trafgen_cmd(&na, &secs, &packet).output());
         let rate = steady_rate(&stats, seconds);
         match child.join() {
             Ok(Ok(_)) if rate > 0.0 => Some(rate),
@@ -164,6 +173,57 @@ pub fn run(size: usize, seconds: f64) -> Result<GenRateReport, Error> {
     });
     stop.store(true, Ordering::Relaxed);
     let _ = h.join();
+
+    // The receiver above costs more per frame than the fastest sender: measure the live frames
+    // (and trafgen again, for the ratio) into an XDP program that counts and drops.
+    let sink = nb.enter(|| DropSink::attach("v1"))??;
+    let steady = |count: &dyn Fn() -> u64| {
+        std::thread::sleep(Duration::from_millis(500));
+        let (n0, t0) = (count(), Instant::now());
+        std::thread::sleep(Duration::from_secs_f64((seconds - 0.7).max(0.3)));
+        (count() - n0) as f64 / t0.elapsed().as_secs_f64() / 1e6
+    };
+    let count = || sink.count().unwrap_or(0);
+    let live = na.enter(|| LiveFrames::new("v0", &frame, 64))?;
+    let xdp_live = match live {
+        Err(e) => {
+            eprintln!("xdp live frames unavailable: {e}");
+            None
+        }
+        Ok(live) => {
+            let stop = AtomicBool::new(false);
+            std::thread::scope(|s| {
+                let run = s.spawn(|| {
+                    na.enter(|| {
+                        if let Some(c) = c0 {
+                            core_affinity::set_for_current(core_affinity::CoreId { id: c });
+                        }
+                        while !stop.load(Ordering::Relaxed) {
+                            live.send(LIVE_REPEAT, 256)?;
+                        }
+                        Ok::<_, brick_io::Error>(())
+                    })
+                });
+                let rate = steady(&count);
+                stop.store(true, Ordering::Relaxed);
+                match run.join() {
+                    Ok(Ok(Ok(()))) => Some(rate),
+                    Ok(Ok(Err(e))) | Ok(Err(e)) => {
+                        eprintln!("xdp live frames failed: {e}");
+                        None
+                    }
+                    Err(_) => None,
+                }
+            })
+        }
+    };
+    let trafgen_xdp = trafgen.and_then(|_| {
+        std::thread::scope(|s| {
+            let child = s.spawn(|| trafgen_cmd(&na, &secs, &packet).output());
+            let rate = steady(&count);
+            child.join().ok().and_then(|r| r.ok()).map(|_| rate)
+        })
+    });
     Ok(GenRateReport {
         bench: "gen",
         size,
@@ -172,5 +232,7 @@ pub fn run(size: usize, seconds: f64) -> Result<GenRateReport, Error> {
         brick_veth_mpps: brick,
         trafgen_veth_mpps: trafgen,
         ratio: trafgen.map(|t| brick / t),
+        xdp_live_veth_mpps: xdp_live,
+        trafgen_xdp_sink_mpps: trafgen_xdp,
     })
 }

@@ -3,6 +3,8 @@
 //!
 //! - [`demo`]: the embedded demo: a router node between two mem cables with a generated table of
 //!   Internet shape and traffic through it.
+//! - [`forward`]: the kernel and Brick (AF_PACKET, AF_XDP) forwarding the same traffic between
+//!   namespaces, driven by XDP live frames, as ratios.
 //! - [`traffic`]: the traffic generator and receiver (TOML profiles, pacing, loss, reordering,
 //!   latency).
 //! - [`genrate`]: the generator's rate per core on mem ports and on veth, beside trafgen.
@@ -18,6 +20,7 @@ pub use error::Error;
 
 pub mod demo;
 mod error;
+pub mod forward;
 pub mod genrate;
 pub mod lpm;
 pub mod mem;

@@ -47,6 +47,9 @@ const END_BE: u8 = 0xdc; // BPF_ALU | BPF_END | BPF_TO_BE
 /// number (4) and the timestamp (8).
 pub const MIN_LIVE_FRAME: usize = 54;
 
+/// Frames per [`LiveFrames::send`] call that amortise its set-up (about 0.2 s of sending).
+pub const LIVE_REPEAT: u32 = 1 << 20;
+
 /// Where the generator stamps the low 32 bits of its sequence number (big-endian).
 pub const SEQ_AT: usize = 42;
 
@@ -209,8 +212,10 @@ impl LiveFrames {
     }
 
     /// Sends `repeat` frames in batches of `batch` (1..=256) in one system call. A signal
-    /// ends the call early (not an error).
-    pub fn send(&mut self, repeat: u32, batch: u32) -> Result<(), Error> {
+    /// ends the call early (not an error). Each call costs tens of milliseconds of set-up (the
+    /// kernel builds and tears down a page pool): measured here, 16k frames per call gave 0.46
+    /// Mpps and 1M frames per call 4.5-6.2 Mpps, so send [`LIVE_REPEAT`] at a time.
+    pub fn send(&self, repeat: u32, batch: u32) -> Result<(), Error> {
         let md = XdpMd {
             data_end: self.frame.len() as u32,
             ..XdpMd::default()
@@ -315,7 +320,7 @@ mod tests {
         testframe::build(&mut frame, 0, 0);
         let sent = a
             .enter(|| {
-                let mut g = LiveFrames::new("blfa0", &frame, 4)?;
+                let g = LiveFrames::new("blfa0", &frame, 4)?;
                 g.send(100_000, 64)?;
                 g.generated()
             })

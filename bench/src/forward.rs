@@ -1,0 +1,440 @@
+//! The standard forwarding comparison on one machine: the same traffic through the Linux kernel
+//! and through a Brick node (AF_PACKET, AF_XDP) in the same namespace topology, in one run.
+//!
+//! ```text
+//!  [gen] g0 ==veth== r1 [router: kernel | Brick] r2 ==veth== s0 [sink]
+//!  10.1.0.2          10.1.0.1            10.2.0.1          10.2.0.2
+//! ```
+//!
+//! - The generator is XDP live frames ([`LiveFrames`]) on the first core: 5-9 Mpps of 64-byte
+//!   frames from one core, more than any router here forwards, so the figures measure the router.
+//!   The frames spread over 64 UDP flows to one destination.
+//! - The sink is an XDP program on s0 that counts and drops ([`DropSink`]); ARP passes to the
+//!   sink's kernel, which answers for 10.2.0.2.
+//! - The router gets the second core. Where r1's receive work (its NAPI) runs is set by
+//!   `napi`: `router` makes it a kernel thread pinned to the router's core (threaded NAPI), so
+//!   the kernel forwards and Brick receives on the same core and the router is one core either
+//!   way; `generator` leaves it where veth puts it, on the sending core, which then does the
+//!   kernel's forwarding too (and Brick's receive copy).
+//!
+//! Each router first forwards a warm-up (ARP resolved, caches warm), then the measured seconds:
+//! offered = frames the generator laid out; forwarded = frames the sink counted.
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use brick_io::backend::af_xdp::live::{DropSink, LIVE_REPEAT, LiveFrames};
+use brick_io::netns::{Netns, is_root};
+use brick_io::poll;
+use brick_router::config::{RouteTarget, StaticRoute};
+use brick_router::{Config, Node};
+use serde::Serialize;
+
+use crate::Error;
+
+/// What forwards.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Dut {
+    /// Linux kernel forwarding (net.ipv4.ip_forward=1).
+    Kernel,
+    /// A Brick node on AF_PACKET ports.
+    AfPacket,
+    /// A Brick node on AF_XDP ports (copy mode: veth offers no zero-copy).
+    AfXdp,
+}
+
+impl std::str::FromStr for Dut {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "kernel" => Ok(Dut::Kernel),
+            "af_packet" => Ok(Dut::AfPacket),
+            "af_xdp" => Ok(Dut::AfXdp),
+            _ => Err(format!("router {s:?}: kernel, af_packet or af_xdp")),
+        }
+    }
+}
+
+impl std::str::FromStr for Napi {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "router" => Ok(Napi::Router),
+            "generator" => Ok(Napi::Generator),
+            _ => Err(format!("napi {s:?}: router or generator")),
+        }
+    }
+}
+
+impl Dut {
+    fn name(self) -> &'static str {
+        match self {
+            Dut::Kernel => "kernel",
+            Dut::AfPacket => "brick af_packet",
+            Dut::AfXdp => "brick af_xdp",
+        }
+    }
+}
+
+/// Where r1's receive processing runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Napi {
+    /// Threaded NAPI pinned to the router's core.
+    Router,
+    /// veth's default: on the generator's core.
+    Generator,
+}
+
+/// One comparison.
+#[derive(Clone, Debug)]
+pub struct Forward {
+    /// Ethernet frame size without FCS (60..=1514).
+    pub size: usize,
+    /// Measured seconds per router.
+    pub seconds: f64,
+    /// Routers to compare, in order.
+    pub duts: Vec<Dut>,
+    /// Where r1's NAPI runs.
+    pub napi: Napi,
+    /// A route table loaded into Brick as static routes via the sink (the kernel gets only the
+    /// connected routes): `prefix next-hop` lines, gzip accepted.
+    pub table: Option<std::path::PathBuf>,
+}
+
+/// One router's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct DutResult {
+    /// Which router.
+    pub dut: &'static str,
+    /// Frames the generator laid out, Mpps.
+    pub offered_mpps: f64,
+    /// Frames the sink counted, Mpps.
+    pub forwarded_mpps: f64,
+    /// forwarded / the kernel's forwarded, when the kernel ran.
+    pub vs_kernel: Option<f64>,
+    /// Routes in the router's table.
+    pub routes: usize,
+}
+
+/// The whole run.
+#[derive(Clone, Debug, Serialize)]
+pub struct ForwardReport {
+    /// Always "forward".
+    pub bench: &'static str,
+    /// Frame size without FCS.
+    pub size: usize,
+    /// Measured seconds per router.
+    pub seconds: f64,
+    /// Generator backend, and where everything ran.
+    pub generator: String,
+    /// Placement of the threads and of r1's NAPI.
+    pub placement: String,
+    /// Per router.
+    pub results: Vec<DutResult>,
+}
+
+impl ForwardReport {
+    /// The terminal table.
+    pub fn table(&self) -> String {
+        let mut s = format!(
+            "forwarding, {} B frames, {} s per router\ngenerator: {}\nplacement: {}\n{:<18} {:>12} {:>14} {:>10} {:>9}\n",
+            self.size,
+            self.seconds,
+            self.generator,
+            self.placement,
+            "router",
+            "offered Mpps",
+            "forwarded Mpps",
+            "vs kernel",
+            "routes"
+        );
+        for r in &self.results {
+            s += &format!(
+                "{:<18} {:>12.3} {:>14.3} {:>10} {:>9}\n",
+                r.dut,
+                r.offered_mpps,
+                r.forwarded_mpps,
+                r.vs_kernel.map_or("-".into(), |v| format!("{v:.2}x")),
+                r.routes
+            );
+        }
+        s
+    }
+}
+
+const PREFIX: &str = "bfw";
+
+fn ns_name(n: &str) -> String {
+    format!("{PREFIX}{n}")
+}
+
+/// Runs `argv` in `ns`, failing with its output.
+fn ok(ns: &Netns, argv: &[&str]) -> Result<String, Error> {
+    Ok(ns.exec(argv)?)
+}
+
+/// A UDP frame from g0 to 10.2.0.2 through the router's r1 (`mac`), `size` bytes.
+fn frame(size: usize, src: [u8; 6], dst: [u8; 6]) -> Vec<u8> {
+    let mut f = vec![0u8; size];
+    f[0..6].copy_from_slice(&dst);
+    f[6..12].copy_from_slice(&src);
+    f[12..14].copy_from_slice(&[0x08, 0x00]);
+    f[14] = 0x45;
+    f[16..18].copy_from_slice(&((size - 14) as u16).to_be_bytes());
+    f[22] = 64;
+    f[23] = 17;
+    f[26..30].copy_from_slice(&[10, 1, 0, 2]);
+    f[30..34].copy_from_slice(&[10, 2, 0, 2]);
+    let c = brick_router::wire::checksum::checksum(&f[14..34]);
+    f[24..26].copy_from_slice(&c.to_be_bytes());
+    f[34..36].copy_from_slice(&1024u16.to_be_bytes());
+    f[36..38].copy_from_slice(&9u16.to_be_bytes());
+    f[38..40].copy_from_slice(&((size - 34) as u16).to_be_bytes());
+    f
+}
+
+fn mac_of(ns: &Netns, ifname: &str) -> Result<[u8; 6], Error> {
+    let text = ok(ns, &["cat", &format!("/sys/class/net/{ifname}/address")])?;
+    brick_router::config::parse_mac(text.trim())
+        .map(|m| m.0)
+        .map_err(Error::Usage)
+}
+
+struct Topology {
+    gen_ns: Netns,
+    router: Netns,
+    sink_ns: Netns,
+}
+
+fn topology(size: usize) -> Result<Topology, Error> {
+    let (g, r, s) = (
+        Netns::new(&ns_name("g"))?,
+        Netns::new(&ns_name("r"))?,
+        Netns::new(&ns_name("s"))?,
+    );
+    g.veth("g0", &r, "r1", 1)?;
+    s.veth("s0", &r, "r2", 1)?;
+    let mtu = (size - 14).max(1500).to_string();
+    for (ns, ifname) in [(&g, "g0"), (&r, "r1"), (&r, "r2"), (&s, "s0")] {
+        ok(ns, &["ip", "link", "set", ifname, "mtu", &mtu])?;
+    }
+    ok(&g, &["ip", "addr", "add", "10.1.0.2/24", "dev", "g0"])?;
+    ok(&s, &["ip", "addr", "add", "10.2.0.2/24", "dev", "s0"])?;
+    // NAPI on r1 (GRO on), so that the generator's redirect into g0 is received.
+    ok(&r, &["ethtool", "-K", "r1", "gro", "on"])?;
+    Ok(Topology {
+        gen_ns: g,
+        router: r,
+        sink_ns: s,
+    })
+}
+
+/// Makes r1's NAPI a kernel thread on `core`.
+fn pin_napi(r: &Netns, core: usize) -> Result<(), Error> {
+    ok(r, &["sh", "-c", "echo 1 > /sys/class/net/r1/threaded"])?;
+    let ps = brick_io::netns::sh("ps", &["-e", "-o", "pid=,comm="])?;
+    let pids: Vec<&str> = ps
+        .lines()
+        .filter(|l| l.contains("napi/r1-"))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    if pids.is_empty() {
+        return Err(Error::Usage(
+            "no napi/r1-* thread after enabling threaded NAPI".into(),
+        ));
+    }
+    for pid in pids {
+        brick_io::netns::sh("taskset", &["-pc", &core.to_string(), pid])?;
+    }
+    Ok(())
+}
+
+/// Sends from the generator's namespace, pinned to `core`, for `warmup` and then `seconds`;
+/// returns (generated, counted by the sink, elapsed seconds) over the measured part.
+fn blast(
+    topo: &Topology,
+    sink: &DropSink,
+    sender: &LiveFrames,
+    core: Option<usize>,
+    warmup: f64,
+    seconds: f64,
+) -> Result<(u64, u64, f64), Error> {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let thread = scope.spawn(|| {
+            topo.gen_ns.enter(|| -> Result<(), Error> {
+                if let Some(c) = core {
+                    core_affinity::set_for_current(core_affinity::CoreId { id: c });
+                }
+                while !stop.load(Ordering::Relaxed) {
+                    // About 0.2 s per call: the stop flag is seen within that.
+                    sender.send(LIVE_REPEAT, 256)?;
+                }
+                Ok(())
+            })?
+        });
+        std::thread::sleep(Duration::from_secs_f64(warmup));
+        let before = (sender.generated(), sink.count(), Instant::now());
+        std::thread::sleep(Duration::from_secs_f64(seconds));
+        let after = (
+            sender.generated(),
+            sink.count(),
+            before.2.elapsed().as_secs_f64(),
+        );
+        stop.store(true, Ordering::Relaxed);
+        thread
+            .join()
+            .map_err(|_| Error::Usage("the generator thread panicked".into()))??;
+        Ok((after.0? - before.0?, after.1? - before.1?, after.2))
+    })
+}
+
+/// Runs the comparison (root).
+pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
+    if !is_root() {
+        return Err(Error::Usage(
+            "brick bench forward needs root (namespaces, veth, XDP)".into(),
+        ));
+    }
+    if !(60..=1514).contains(&f.size) {
+        return Err(Error::Usage(format!("--size {}: 60..=1514 bytes", f.size)));
+    }
+    let cores = poll::cores();
+    let (gen_core, router_core) = match cores.as_slice() {
+        [a, b, ..] => (Some(*a), *b),
+        [a] => (Some(*a), *a),
+        [] => (None, 0),
+    };
+    let table = match &f.table {
+        Some(path) => load_table(path)?,
+        None => Vec::new(),
+    };
+    let topo = topology(f.size)?;
+    let sink = topo.sink_ns.enter(|| DropSink::attach("s0"))??;
+    let frame = frame(
+        f.size,
+        mac_of(&topo.gen_ns, "g0")?,
+        mac_of(&topo.router, "r1")?,
+    );
+    let live = topo.gen_ns.enter(|| LiveFrames::new("g0", &frame, 64))??;
+    if f.napi == Napi::Router {
+        pin_napi(&topo.router, router_core)?;
+    }
+    let mut results = Vec::new();
+    for &dut in &f.duts {
+        let (offered, forwarded, routes) = match dut {
+            Dut::Kernel => {
+                let r = &topo.router;
+                ok(r, &["ip", "addr", "add", "10.1.0.1/24", "dev", "r1"])?;
+                ok(r, &["ip", "addr", "add", "10.2.0.1/24", "dev", "r2"])?;
+                ok(r, &["sysctl", "-qw", "net.ipv4.ip_forward=1"])?;
+                // The sink drops ICMP, so no ping: its MAC goes into the table as a neighbour.
+                let sink_mac = mac_of(&topo.sink_ns, "s0")?
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect::<Vec<_>>()
+                    .join(":");
+                ok(
+                    r,
+                    &[
+                        "ip", "neigh", "replace", "10.2.0.2", "lladdr", &sink_mac, "dev", "r2",
+                    ],
+                )?;
+                let m = blast(&topo, &sink, &live, gen_core, 0.5, f.seconds);
+                ok(r, &["sysctl", "-qw", "net.ipv4.ip_forward=0"])?;
+                ok(r, &["ip", "addr", "flush", "dev", "r1"])?;
+                ok(r, &["ip", "addr", "flush", "dev", "r2"])?;
+                let (g, s, secs) = m?;
+                (g as f64 / secs / 1e6, s as f64 / secs / 1e6, 2)
+            }
+            Dut::AfPacket | Dut::AfXdp => {
+                let backend = if dut == Dut::AfXdp {
+                    "af_xdp"
+                } else {
+                    "af_packet"
+                };
+                let opts = if dut == Dut::AfXdp { ",copy" } else { "" };
+                let text = format!(
+                    r#"
+[dataplane]
+cores = [{router_core}]
+idle = "busy"
+[control]
+socket = "/tmp/brick-bench-forward-{pid}.sock"
+[[port]]
+name = "r1"
+backend = "{backend}:r1{opts}@{ns}"
+addresses = ["10.1.0.1/24"]
+[[port]]
+name = "r2"
+backend = "{backend}:r2{opts}@{ns}"
+addresses = ["10.2.0.1/24"]
+"#,
+                    pid = std::process::id(),
+                    ns = topo.router.name()
+                );
+                let mut cfg = Config::parse("bench forward", &text)
+                    .map_err(|e| Error::Usage(e.to_string()))?;
+                cfg.routes = table.clone();
+                let node = Node::start(&cfg).map_err(|e| Error::Usage(e.to_string()))?;
+                let m = blast(&topo, &sink, &live, gen_core, 1.0, f.seconds);
+                node.stop();
+                let (g, s, secs) = m?;
+                (
+                    g as f64 / secs / 1e6,
+                    s as f64 / secs / 1e6,
+                    table.len() + 2,
+                )
+            }
+        };
+        results.push(DutResult {
+            dut: dut.name(),
+            offered_mpps: offered,
+            forwarded_mpps: forwarded,
+            vs_kernel: None,
+            routes,
+        });
+    }
+    if let Some(k) = results
+        .iter()
+        .find(|r| r.dut == "kernel")
+        .map(|r| r.forwarded_mpps)
+    {
+        for r in &mut results {
+            r.vs_kernel = Some(r.forwarded_mpps / k.max(1e-9));
+        }
+    }
+    let placement = format!(
+        "generator on core {}, router on core {router_core}, r1's NAPI {}, s0's NAPI (the sink's XDP program) on the core that transmits into r2",
+        gen_core.map_or("-".into(), |c| c.to_string()),
+        match f.napi {
+            Napi::Router => format!("threaded and pinned to core {router_core}"),
+            Napi::Generator => "on the generator's core (veth default)".into(),
+        }
+    );
+    Ok(ForwardReport {
+        bench: "forward",
+        size: f.size,
+        seconds: f.seconds,
+        generator: "xdp live frames (BPF_PROG_TEST_RUN), 64 flows".into(),
+        placement,
+        results,
+    })
+}
+
+/// Static routes via the sink for every prefix of a route file.
+fn load_table(path: &Path) -> Result<Vec<StaticRoute>, Error> {
+    let file = brick_routing::loader::load::<u32>(path)?;
+    Ok(file
+        .routes
+        .into_iter()
+        .map(|(prefix, _)| StaticRoute {
+            prefix,
+            target: RouteTarget::Via(Ipv4Addr::new(10, 2, 0, 2)),
+        })
+        .collect())
+}
