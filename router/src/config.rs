@@ -12,6 +12,9 @@
 //! punt_rate = 10000                       # frames/s per worker to the control plane
 //! icmp_rate = 100                         # ICMP errors/s to one source
 //!
+//! [metrics]
+//! listen = "127.0.0.1:9179"               # Prometheus scrapes http://ADDR/metrics
+//!
 //! [[port]]
 //! name = "lan"
 //! backend = "af_packet:veth1"             # af_packet:IF[,opts][@NETNS] or af_xdp:IF[,opts][@NETNS]
@@ -29,7 +32,7 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -190,6 +193,8 @@ pub struct Config {
     pub punt_rate: u32,
     /// ICMP errors per second to one source.
     pub icmp_rate: u32,
+    /// Where the Prometheus endpoint listens, if anywhere.
+    pub metrics: Option<SocketAddr>,
     /// The ports, in id order.
     pub ports: Vec<PortConfig>,
     /// Static routes.
@@ -208,6 +213,7 @@ struct Raw {
     dataplane: RawDataplane,
     #[serde(default)]
     control: RawControl,
+    metrics: Option<RawMetrics>,
     #[serde(default, rename = "port")]
     ports: Vec<Spanned<RawPort>>,
     #[serde(default, rename = "route")]
@@ -265,6 +271,13 @@ fn default_punt_rate() -> u32 {
 }
 fn default_icmp_rate() -> u32 {
     100
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    #[serde(deserialize_with = "from_str")]
+    listen: SocketAddr,
 }
 
 #[derive(Deserialize)]
@@ -449,6 +462,7 @@ impl Config {
             socket: raw.control.socket,
             punt_rate: raw.control.punt_rate,
             icmp_rate: raw.control.icmp_rate,
+            metrics: raw.metrics.map(|m| m.listen),
             ports,
             routes,
         })
@@ -489,6 +503,9 @@ idle = "busy"
 
 [control]
 socket = "/tmp/b.sock"
+
+[metrics]
+listen = "127.0.0.1:9179"
 
 [[port]]
 name = "lan"
@@ -536,6 +553,7 @@ port = "lan"
             RouteTarget::Via(Ipv4Addr::new(10, 2, 0, 2))
         );
         assert_eq!(c.routes[1].target, RouteTarget::Port(0));
+        assert_eq!(c.metrics, Some("127.0.0.1:9179".parse().unwrap()));
     }
 
     #[test]
@@ -573,6 +591,11 @@ port = "lan"
                 "unknown option",
             ),
             ("\"02:00:00:00:00:02\"", "\"03:00:00:00:00:02\"", "unicast"),
+            (
+                "\"127.0.0.1:9179\"",
+                "\"localhost\"",
+                "invalid socket address",
+            ),
             ("name = \"wan\"", "name = \"lan\"", "used twice"),
         ];
         for (from, to, reason) in cases {

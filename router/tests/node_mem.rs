@@ -63,6 +63,17 @@ impl Host {
     }
 }
 
+/// A plain HTTP GET; returns the status line and the body.
+fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(addr).unwrap();
+    write!(c, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    c.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").unwrap();
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
 fn is_arp(f: &[u8]) -> bool {
     f[12..14] == [0x08, 0x06]
 }
@@ -99,6 +110,8 @@ fn config(socket: &str) -> Config {
 cores = [{core}]
 [control]
 socket = "{socket}"
+[metrics]
+listen = "127.0.0.1:0"
 [[port]]
 name = "lan"
 backend = "af_packet:unused0"
@@ -212,6 +225,23 @@ fn a_node_on_mem_cables_resolves_forwards_and_reports() {
             && l.contains("02:00:00:00:02:01")
             && l.contains("reachable")),
         "{out}"
+    );
+    let (status, body) = http_get(node.metrics_addr().unwrap(), "/metrics");
+    assert!(status.contains("200"), "{status}");
+    for want in [
+        "# TYPE brick_forwarded_packets_total counter",
+        "brick_forwarded_packets_total 1000",
+        "brick_punted_packets_total{kind=\"unresolved\"} 1",
+        "brick_port_rx_packets_total{port=\"lan\"}",
+        "brick_control_events_total{event=\"slow_forwarded\"} 1",
+        "brick_routes 2",
+    ] {
+        assert!(body.contains(want), "{want} in:\n{body}");
+    }
+    assert!(
+        http_get(node.metrics_addr().unwrap(), "/")
+            .0
+            .contains("404")
     );
     assert!(
         brick_router::node::request(&socket, "show everything")

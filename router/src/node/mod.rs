@@ -12,11 +12,8 @@
 //! Each queue belongs to one worker; the control plane sends through the workers' tx queues
 //! over the punt path's `to_wire` ring, so no queue is ever shared.
 
-use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
 use std::net::Ipv4Addr;
-use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -35,6 +32,11 @@ use crate::pipeline::{Counters, Pipeline};
 use crate::punt::{PuntPath, RateLimit};
 use crate::verdict::{DropReason, Punt};
 use crate::wire::ethernet::EthernetAddress;
+
+mod metrics;
+mod show;
+
+pub use show::{COMMANDS, request};
 
 /// Why a node did not start.
 #[derive(Debug)]
@@ -152,6 +154,7 @@ pub struct Node {
     threads: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
     socket: PathBuf,
+    metrics: Option<std::net::SocketAddr>,
 }
 
 /// How often the control thread runs the ARP timers and refreshes what `show` reads.
@@ -294,16 +297,31 @@ impl Node {
         threads.push(poll::spawn("brick-control", None, move || {
             control_loop(control, links, &sh, &s)
         })?);
-        let listener = bind(&cfg.socket)?;
+        let metrics = match cfg.metrics {
+            Some(addr) => {
+                let l = std::net::TcpListener::bind(addr)
+                    .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                    .map_err(|e| NodeError::Setup(format!("metrics listen {addr}: {e}")))?;
+                let local = l.local_addr().ok();
+                let (s, sh) = (Arc::clone(&stop), Arc::clone(&shared));
+                threads.push(poll::spawn("brick-metrics", None, move || {
+                    metrics::serve(l, &sh, &s)
+                })?);
+                local
+            }
+            None => None,
+        };
+        let listener = show::bind(&cfg.socket)?;
         let (s, sh) = (Arc::clone(&stop), Arc::clone(&shared));
         threads.push(poll::spawn("brick-socket", None, move || {
-            serve(listener, &sh, &s)
+            show::serve(listener, &sh, &s)
         })?);
         tracing::info!(
             node = cfg.node,
             ports = cfg.ports.len(),
             workers,
             socket = %cfg.socket.display(),
+            metrics = ?metrics,
             "node started"
         );
         Ok(Node {
@@ -311,12 +329,24 @@ impl Node {
             threads,
             shared,
             socket: cfg.socket.clone(),
+            metrics,
         })
     }
 
     /// The answer to a control command, as the socket gives it.
     pub fn command(&self, line: &str) -> String {
-        answer(&self.shared, line)
+        show::answer(&self.shared, line)
+    }
+
+    /// Where the Prometheus endpoint listens (the bound address when the configuration asked
+    /// for port 0).
+    pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+        self.metrics
+    }
+
+    /// The Prometheus exposition, as a scrape gets it.
+    pub fn metrics(&self) -> String {
+        metrics::render(&self.shared)
     }
 
     /// Stops every thread and removes the control socket.
@@ -502,174 +532,5 @@ fn control_loop(
         if did == 0 {
             std::thread::sleep(Duration::from_millis(1));
         }
-    }
-}
-
-/// Binds the control socket; a socket file left by a dead node is replaced, a live one refused.
-fn bind(path: &Path) -> Result<UnixListener, NodeError> {
-    let err = |what: &str, e: std::io::Error| {
-        NodeError::Setup(format!("control socket {}: {what}: {e}", path.display()))
-    };
-    if UnixStream::connect(path).is_ok() {
-        return Err(NodeError::Setup(format!(
-            "control socket {}: another node is running there (stop it, or set [control] socket)",
-            path.display()
-        )));
-    }
-    let _ = std::fs::remove_file(path);
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| err("create its directory", e))?;
-    }
-    let l = UnixListener::bind(path).map_err(|e| err("bind", e))?;
-    l.set_nonblocking(true)
-        .map_err(|e| err("set non-blocking", e))?;
-    Ok(l)
-}
-
-fn serve(listener: UnixListener, shared: &Shared, stop: &AtomicBool) {
-    while !stop.load(Ordering::Relaxed) {
-        match listener.accept() {
-            Ok((conn, _)) => {
-                let _ = conn.set_nonblocking(false);
-                let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut line = String::new();
-                let mut reader = BufReader::new(&conn);
-                let reply = match reader.read_line(&mut line) {
-                    Ok(_) => answer(shared, line.trim()),
-                    Err(e) => format!("error: reading the command: {e}\n"),
-                };
-                let _ = (&conn).write_all(reply.as_bytes());
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "control socket accept failed");
-                std::thread::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-}
-
-/// The commands the control socket understands.
-pub const COMMANDS: &str = "show routes | show neighbors | show ports | show counters";
-
-fn answer(shared: &Shared, line: &str) -> String {
-    let words: Vec<&str> = line.split_whitespace().collect();
-    let mut o = String::new();
-    match words.as_slice() {
-        ["show", "routes"] => {
-            let _ = writeln!(
-                o,
-                "{:<20} {:<10} {:>4} {:>6}  next hops",
-                "prefix", "source", "ad", "metric"
-            );
-            if let Ok(rib) = shared.routes.lock() {
-                for (prefix, r) in rib.routes() {
-                    let hops: Vec<String> = r
-                        .paths
-                        .iter()
-                        .map(|g| {
-                            let port = shared
-                                .ports
-                                .get(usize::from(g.port))
-                                .map_or("?", |p| &p.name);
-                            if g.addr == 0 {
-                                format!("dev {port}")
-                            } else {
-                                format!("via {} dev {port}", Ipv4Addr::from(g.addr))
-                            }
-                        })
-                        .collect();
-                    let _ = writeln!(
-                        o,
-                        "{:<20} {:<10} {:>4} {:>6}  {}",
-                        prefix.to_string(),
-                        r.source.as_str(),
-                        r.distance,
-                        r.metric,
-                        hops.join(", ")
-                    );
-                }
-            }
-        }
-        ["show", "neighbors"] => {
-            let _ = writeln!(o, "{:<16} {:<18} state", "address", "mac");
-            if let Ok(v) = shared.control.lock() {
-                for (ip, mac, state) in &v.neighbors {
-                    let mac = mac.map_or("-".to_string(), |m| m.to_string());
-                    let _ = writeln!(o, "{:<16} {:<18} {state}", ip.to_string(), mac);
-                }
-            }
-        }
-        ["show", "ports"] => {
-            for (i, p) in shared.ports.iter().enumerate() {
-                let s = p.stats.total();
-                let _ = writeln!(
-                    o,
-                    "{i}: {} {} {}\n   mac {} mtu {} addresses {}\n   rx {} packets {} bytes, tx {} packets {} bytes, dropped {}",
-                    p.name,
-                    p.backend,
-                    p.mode,
-                    p.mac,
-                    p.mtu,
-                    p.addresses.join(" "),
-                    s.rx_packets,
-                    s.rx_bytes,
-                    s.tx_packets,
-                    s.tx_bytes,
-                    s.total_drops()
-                );
-                for (why, n) in s.nonzero_drops() {
-                    let _ = writeln!(o, "   dropped {n} {}", why.as_str());
-                }
-            }
-        }
-        ["show", "counters"] => {
-            let mut total = Counters::default();
-            for w in &shared.workers {
-                total.add(&w.load());
-            }
-            let _ = writeln!(
-                o,
-                "node {} data path ({} workers):",
-                shared.node,
-                shared.workers.len()
-            );
-            for (name, v) in total.named() {
-                let _ = writeln!(o, "  {name:<28} {v}");
-            }
-            let _ = writeln!(o, "control plane:");
-            if let Ok(v) = shared.control.lock() {
-                for (name, n) in v.counters.named() {
-                    let _ = writeln!(o, "  {name:<28} {n}");
-                }
-                let _ = writeln!(o, "  {:<28} {}", "to_wire_full", v.to_wire_full);
-            }
-        }
-        [] => o.push_str(&format!("error: empty command; commands: {COMMANDS}\n")),
-        _ => o.push_str(&format!(
-            "error: unknown command {line:?}; commands: {COMMANDS}\n"
-        )),
-    }
-    o
-}
-
-/// Sends one command to the node behind `socket` and returns its answer (`brick show`).
-pub fn request(socket: &Path, command: &str) -> Result<String, String> {
-    let mut conn = UnixStream::connect(socket).map_err(|e| {
-        format!(
-            "cannot reach a node on {}: {e} (is `brick run` up? see [control] socket)",
-            socket.display()
-        )
-    })?;
-    conn.set_read_timeout(Some(Duration::from_secs(5)))
-        .map_err(|e| e.to_string())?;
-    writeln!(conn, "{command}").map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut conn, &mut out).map_err(|e| e.to_string())?;
-    match out.strip_prefix("error: ") {
-        Some(e) => Err(e.trim_end().to_string()),
-        None => Ok(out),
     }
 }
