@@ -12,6 +12,8 @@
 //! - [`arp`]: ARP for IPv4 over Ethernet.
 //! - [`icmpv4`]: ICMP echo, destination unreachable (with the RFC 1191 next-hop MTU) and time
 //!   exceeded.
+//! - [`ipv6`]: IPv6 fixed headers, hop limit, solicited-node and multicast MAC addresses.
+//! - [`icmpv6`]: ICMPv6 messages with the pseudo-header checksum, and Neighbor Discovery.
 //! - [`checksum`]: the Internet checksum (RFC 1071) and its incremental update (RFC 1624).
 
 use std::fmt;
@@ -20,7 +22,9 @@ pub mod arp;
 pub mod checksum;
 pub mod ethernet;
 pub mod icmpv4;
+pub mod icmpv6;
 pub mod ipv4;
+pub mod ipv6;
 
 /// A frame too short for its header or with an impossible length field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
