@@ -17,7 +17,7 @@ use brick_io::backend::mem::{self, CableConfig};
 use brick_io::poll::{self, IdlePolicy};
 use brick_io::{Pool, PoolConfig};
 use brick_router::classify::Local;
-use brick_router::neighbor::Macs;
+use brick_router::neighbor::{MacTable, Macs};
 use brick_router::pipeline::{Counters, Pipeline};
 use brick_router::verdict::{DropReason, Punt};
 use brick_router::wire::ethernet::EthernetAddress;
@@ -138,7 +138,7 @@ pub struct RouterSetup {
     /// The two ports' MACs and addresses.
     pub ports: Vec<Local>,
     /// Every next hop's MAC.
-    pub neighbors: HashMap<Ipv4Addr, EthernetAddress>,
+    pub neighbors: MacTable,
     /// Milliseconds to build the lookup table.
     pub build_ms: f64,
     /// Bytes of the lookup structure.
@@ -170,7 +170,7 @@ pub fn router_setup(routes: &[(Prefix<u32>, NextHop)]) -> Result<RouterSetup, Er
             port: 1,
             addr: u32::from(gw),
         }]);
-        neighbors.insert(gw, EthernetAddress([0x02, 0, 0, 0, hi + 2, lo]));
+        neighbors.insert(gw.into(), EthernetAddress([0x02, 0, 0, 0, hi + 2, lo]));
     }
     let (_writer, reader) = Fib::new(lpm, groups).publish();
     let ports = vec![

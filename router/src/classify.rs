@@ -3,15 +3,17 @@
 //! what is forwarded, what goes to the control plane and what is dropped.
 //!
 //! It reads the frame and changes nothing; the TTL decrement and the MAC rewrite come after the
-//! lookup, on the packets that are forwarded. IPv6 is not classified yet (counted as an unknown
-//! EtherType).
+//! lookup, on the packets that are forwarded. IPv6 gets the same split: hop limit, martian
+//! and link-local addresses (never forwarded), Neighbor Discovery to the control plane.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use crate::verdict::{DropReason, Punt};
 use crate::wire::checksum;
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, HEADER_LEN};
+use crate::wire::icmpv6;
 use crate::wire::ipv4::{Ipv4Packet, Protocol};
+use crate::wire::ipv6::{self, Ipv6Packet};
 
 /// What the first pass decided.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,6 +22,11 @@ pub enum Class {
     Forward {
         /// Destination address, the lookup key.
         dst: Ipv4Addr,
+    },
+    /// A valid IPv6 packet in transit.
+    Forward6 {
+        /// Destination address, the lookup key.
+        dst: Ipv6Addr,
     },
     /// For the control plane.
     Punt(Punt),
@@ -34,6 +41,8 @@ pub struct Local {
     pub mac: EthernetAddress,
     /// The router's own IPv4 addresses (on any port).
     pub addrs: Vec<Ipv4Addr>,
+    /// The router's own IPv6 addresses (on any port).
+    pub addrs6: Vec<Ipv6Addr>,
     /// Directed broadcast addresses of the router's connected subnets (on any port), never
     /// forwarded (RFC 2644).
     pub broadcasts: Vec<Ipv4Addr>,
@@ -48,6 +57,7 @@ impl Local {
         Local {
             mac,
             addrs,
+            addrs6: Vec::new(),
             broadcasts: Vec::new(),
             mtu: 1500,
         }
@@ -85,6 +95,7 @@ pub fn classify(frame: &[u8], local: &Local) -> Class {
     match eth.ethertype() {
         EtherType::Ipv4 => {}
         EtherType::Arp => return Class::Punt(Punt::Arp),
+        EtherType::Ipv6 => return classify6(&frame[HEADER_LEN..], local),
         _ => return Class::Drop(DropReason::UnknownEtherType),
     }
     let ip = &frame[HEADER_LEN..];
@@ -131,6 +142,55 @@ pub fn classify(frame: &[u8], local: &Local) -> Class {
         return Class::Punt(Punt::TtlExceeded);
     }
     Class::Forward { dst }
+}
+
+/// The first pass for IPv6 (RFC 8200, RFC 4291 2.5.6 for link-local scope).
+#[inline]
+fn classify6(ip: &[u8], local: &Local) -> Class {
+    let Ok(p) = Ipv6Packet::new_checked(ip) else {
+        return Class::Drop(if ip.len() < ipv6::HEADER_LEN {
+            DropReason::Truncated
+        } else {
+            DropReason::BadLength
+        });
+    };
+    if p.version() != 6 {
+        return Class::Drop(DropReason::BadVersion);
+    }
+    let (src, dst) = (p.src_addr(), p.dst_addr());
+    if src.is_multicast() || src.is_loopback() {
+        return Class::Drop(DropReason::MartianSource);
+    }
+    let nd = p.next_header() == ipv6::NEXT_ICMPV6
+        && matches!(
+            p.payload().first(),
+            Some(&icmpv6::NEIGHBOR_SOLICIT | &icmpv6::NEIGHBOR_ADVERT)
+        );
+    if dst.is_multicast() {
+        // Solicitations arrive on solicited-node groups (ff02::1:ffXX:XXXX), advertisements
+        // on ff02::1; other groups are not ours (no MLD, no multicast routing).
+        return if nd {
+            Class::Punt(Punt::Nd)
+        } else {
+            Class::Drop(DropReason::Multicast)
+        };
+    }
+    if dst.is_unspecified() || dst.is_loopback() {
+        return Class::Drop(DropReason::MartianDestination);
+    }
+    if src.is_unspecified() {
+        return Class::Drop(DropReason::MartianSource);
+    }
+    if local.addrs6.contains(&dst) {
+        return Class::Punt(if nd { Punt::Nd } else { Punt::Local });
+    }
+    if ipv6::is_link_local(dst) || ipv6::is_link_local(src) {
+        return Class::Drop(DropReason::LinkLocal);
+    }
+    if p.hop_limit() <= 1 {
+        return Class::Punt(Punt::TtlExceeded);
+    }
+    Class::Forward6 { dst }
 }
 
 fn udp_dst_port(p: &Ipv4Packet<&[u8]>) -> Option<u16> {
@@ -248,6 +308,95 @@ mod tests {
         }
     }
 
+    /// An Ethernet + IPv6 frame from `src` to `dst` carrying `payload` as `next`.
+    fn frame6(src: &str, dst: &str, hop: u8, next: u8, payload: &[u8]) -> Vec<u8> {
+        let mut f = vec![0u8; 14];
+        f[0..6].copy_from_slice(&OUR_MAC.0);
+        f[12..14].copy_from_slice(&[0x86, 0xdd]);
+        let mut ip = vec![0u8; 40 + payload.len()];
+        crate::wire::ipv6::Ipv6Repr {
+            src_addr: src.parse().unwrap(),
+            dst_addr: dst.parse().unwrap(),
+            next_header: next,
+            payload_len: payload.len(),
+            hop_limit: hop,
+        }
+        .emit(&mut ip);
+        ip[40..].copy_from_slice(payload);
+        f.extend(ip);
+        f
+    }
+
+    #[test]
+    fn ipv6_first_pass() {
+        let l = Local {
+            addrs6: vec!["fd01::1".parse().unwrap()],
+            ..local()
+        };
+        let c = |f: Vec<u8>| classify(&f, &l);
+        let udp = [0u8; 8];
+        let ns = [135u8, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(
+            c(frame6("fd01::2", "fd02::2", 64, 17, &udp)),
+            Class::Forward6 {
+                dst: "fd02::2".parse().unwrap()
+            }
+        );
+        assert_eq!(
+            c(frame6("fd01::2", "fd02::2", 1, 17, &udp)),
+            Class::Punt(Punt::TtlExceeded)
+        );
+        assert_eq!(
+            c(frame6("fd01::2", "fd01::1", 64, 58, &[128, 0, 0, 0])),
+            Class::Punt(Punt::Local)
+        );
+        assert_eq!(
+            c(frame6("fd01::2", "ff02::1:ff00:1", 255, 58, &ns)),
+            Class::Punt(Punt::Nd)
+        );
+        assert_eq!(
+            c(frame6("fd01::2", "fd01::1", 255, 58, &[136, 0, 0, 0])),
+            Class::Punt(Punt::Nd)
+        );
+        assert_eq!(
+            c(frame6("fd01::2", "ff02::16", 1, 0, &udp)),
+            Class::Drop(DropReason::Multicast)
+        );
+        assert_eq!(
+            c(frame6("fe80::2", "fd02::2", 64, 17, &udp)),
+            Class::Drop(DropReason::LinkLocal)
+        );
+        assert_eq!(
+            c(frame6("fd01::2", "fe80::9", 64, 17, &udp)),
+            Class::Drop(DropReason::LinkLocal)
+        );
+        assert_eq!(
+            c(frame6("ff02::1", "fd02::2", 64, 17, &udp)),
+            Class::Drop(DropReason::MartianSource)
+        );
+        assert_eq!(
+            c(frame6("::", "fd02::2", 64, 17, &udp)),
+            Class::Drop(DropReason::MartianSource)
+        );
+        assert_eq!(
+            c(frame6("fd01::2", "::1", 64, 17, &udp)),
+            Class::Drop(DropReason::MartianDestination)
+        );
+        let mut short = frame6("fd01::2", "fd02::2", 64, 17, &udp);
+        short.truncate(58);
+        assert_eq!(
+            c(short),
+            Class::Drop(DropReason::BadLength),
+            "payload length beyond the frame"
+        );
+        let mut runt = frame6("fd01::2", "fd02::2", 64, 17, &udp);
+        runt.truncate(50);
+        assert_eq!(c(runt), Class::Drop(DropReason::Truncated));
+        let mut v4 = frame6("fd01::2", "fd02::2", 64, 17, &udp);
+        v4[14] = 0x40;
+        assert_eq!(c(v4), Class::Drop(DropReason::BadVersion));
+    }
+
     #[test]
     fn control_plane_traffic_is_punted() {
         let l = local();
@@ -319,10 +468,10 @@ mod tests {
         let mut f = udp([198, 18, 0, 1], [198, 19, 0, 1]);
         f[5] = 9;
         assert_eq!(classify(&f, &local()), Class::Drop(DropReason::NotOurMac));
-        let mut v6 = udp([198, 18, 0, 1], [198, 19, 0, 1]);
-        v6[12..14].copy_from_slice(&[0x86, 0xdd]);
+        let mut lldp = udp([198, 18, 0, 1], [198, 19, 0, 1]);
+        lldp[12..14].copy_from_slice(&[0x88, 0xcc]);
         assert_eq!(
-            classify(&v6, &local()),
+            classify(&lldp, &local()),
             Class::Drop(DropReason::UnknownEtherType)
         );
     }

@@ -32,13 +32,13 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use brick_io::IdlePolicy;
 use brick_io::backend::PortSpec;
-use brick_routing::Ipv4Prefix;
+use brick_routing::{Ipv4Prefix, Ipv6Prefix};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use toml::Spanned;
@@ -121,6 +121,58 @@ impl fmt::Display for IfAddr {
     }
 }
 
+/// An IPv6 interface address with its prefix length, e.g. `fd01::1/64`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IfAddr6 {
+    /// The router's address.
+    pub addr: Ipv6Addr,
+    /// The subnet's prefix length.
+    pub len: u8,
+}
+
+impl IfAddr6 {
+    /// The connected subnet.
+    pub fn subnet(self) -> Ipv6Prefix {
+        let mask = u128::MAX
+            .checked_shl(128 - u32::from(self.len))
+            .unwrap_or(0);
+        Ipv6Prefix::new(u128::from(self.addr) & mask, self.len).expect("masked")
+    }
+}
+
+impl FromStr for IfAddr6 {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (a, l) = s
+            .split_once('/')
+            .ok_or_else(|| format!("address {s:?} needs a /length, e.g. fd01::1/64"))?;
+        let addr: Ipv6Addr = a
+            .parse()
+            .map_err(|_| format!("{a:?} is not an IPv6 address"))?;
+        let len: u8 = l
+            .parse()
+            .ok()
+            .filter(|l| (1..=128).contains(l))
+            .ok_or_else(|| format!("prefix length {l:?} must be 1..=128"))?;
+        if addr.is_multicast() || addr.is_unspecified() || addr.is_loopback() {
+            return Err(format!("{s}: not a unicast address"));
+        }
+        if crate::wire::ipv6::is_link_local(addr) {
+            return Err(format!(
+                "{s}: link-local addresses are not configured (routes need global or unique-local ones)"
+            ));
+        }
+        Ok(IfAddr6 { addr, len })
+    }
+}
+
+impl fmt::Display for IfAddr6 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
 /// The backend a port is opened with (the mem backend exists only inside one process).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Backend(pub PortSpec);
@@ -152,30 +204,41 @@ pub struct PortConfig {
     pub name: String,
     /// How to open it.
     pub backend: PortSpec,
-    /// The router's addresses on it.
+    /// The router's IPv4 addresses on it.
     pub addresses: Vec<IfAddr>,
+    /// The router's IPv6 addresses on it.
+    pub addresses6: Vec<IfAddr6>,
     /// The MTU to enforce on output; `None`: the interface's.
     pub mtu: Option<u16>,
     /// The MAC to use; `None`: the interface's.
     pub mac: Option<EthernetAddress>,
 }
 
-/// Where a static route goes.
+/// Where a static route goes; `A` is the family's address type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RouteTarget {
+pub enum RouteTarget<A = Ipv4Addr> {
     /// Through a gateway on a connected subnet.
-    Via(Ipv4Addr),
+    Via(A),
     /// On-link out of a port (index into [`Config::ports`]).
     Port(u16),
 }
 
-/// A static route.
+/// A static IPv4 route.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StaticRoute {
     /// Destination.
     pub prefix: Ipv4Prefix,
     /// Next hop.
     pub target: RouteTarget,
+}
+
+/// A static IPv6 route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaticRoute6 {
+    /// Destination.
+    pub prefix: Ipv6Prefix,
+    /// Next hop.
+    pub target: RouteTarget<Ipv6Addr>,
 }
 
 /// A checked configuration.
@@ -197,8 +260,10 @@ pub struct Config {
     pub metrics: Option<SocketAddr>,
     /// The ports, in id order.
     pub ports: Vec<PortConfig>,
-    /// Static routes.
+    /// Static IPv4 routes.
     pub routes: Vec<StaticRoute>,
+    /// Static IPv6 routes.
+    pub routes6: Vec<StaticRoute6>,
 }
 
 /// The default control socket path.
@@ -373,16 +438,24 @@ impl Config {
                 PortSpec::AfXdp { cfg, .. } => cfg.queues = workers,
                 PortSpec::Pcap { .. } => unreachable!("refused by Backend::from_str"),
             }
-            let mut addresses = Vec::new();
+            let (mut addresses, mut addresses6) = (Vec::new(), Vec::new());
             for a in &p.addresses {
-                let ifa: IfAddr = a.get_ref().parse().map_err(|e| at(a.span().start, e))?;
-                if !own.insert(ifa.addr) {
+                let text = a.get_ref();
+                let addr = if text.contains(':') {
+                    let ifa: IfAddr6 = text.parse().map_err(|e| at(a.span().start, e))?;
+                    addresses6.push(ifa);
+                    IpAddr::V6(ifa.addr)
+                } else {
+                    let ifa: IfAddr = text.parse().map_err(|e| at(a.span().start, e))?;
+                    addresses.push(ifa);
+                    IpAddr::V4(ifa.addr)
+                };
+                if !own.insert(addr) {
                     return Err(at(
                         a.span().start,
-                        format!("address {} is configured twice", ifa.addr),
+                        format!("address {addr} is configured twice"),
                     ));
                 }
-                addresses.push(ifa);
             }
             if let Some(m) = p.mtu
                 && !(576..=9000).contains(&m)
@@ -400,59 +473,96 @@ impl Config {
                 name,
                 backend,
                 addresses,
+                addresses6,
                 mtu: p.mtu,
                 mac,
             });
         }
 
-        let mut routes = Vec::new();
+        let (mut routes, mut routes6) = (Vec::new(), Vec::new());
         for sr in &raw.routes {
             let r = sr.get_ref();
-            let prefix: Ipv4Prefix = r
-                .prefix
-                .get_ref()
-                .parse()
-                .map_err(|e: brick_routing::Error| at(r.prefix.span().start, e.to_string()))?;
-            let target = match (&r.via, &r.port) {
-                (Some(via), None) => {
-                    let gw: Ipv4Addr = via.get_ref().parse().map_err(|_| {
+            let port_of = |port: &Spanned<String>| {
+                ports
+                    .iter()
+                    .position(|p| &p.name == port.get_ref())
+                    .map(|i| i as u16)
+                    .ok_or_else(|| {
                         at(
-                            via.span().start,
-                            format!("via {:?} is not an IPv4 address", via.get_ref()),
+                            port.span().start,
+                            format!("no port named {:?}", port.get_ref()),
                         )
-                    })?;
-                    if !ports
-                        .iter()
-                        .flat_map(|p| &p.addresses)
-                        .any(|a| a.subnet().contains(u32::from(gw)) && a.addr != gw)
-                    {
-                        return Err(at(
-                            via.span().start,
-                            format!("via {gw}: not a neighbour on any port's subnet"),
-                        ));
-                    }
-                    RouteTarget::Via(gw)
-                }
-                (None, Some(port)) => {
-                    let i = ports
-                        .iter()
-                        .position(|p| &p.name == port.get_ref())
-                        .ok_or_else(|| {
-                            at(
-                                port.span().start,
-                                format!("no port named {:?}", port.get_ref()),
-                            )
-                        })?;
-                    RouteTarget::Port(i as u16)
-                }
-                _ => {
-                    return Err(at(
-                        sr.span().start,
-                        "a route needs exactly one of `via` (a gateway) or `port`".into(),
-                    ));
-                }
+                    })
             };
-            routes.push(StaticRoute { prefix, target });
+            let neither = || {
+                at(
+                    sr.span().start,
+                    "a route needs exactly one of `via` (a gateway) or `port`".into(),
+                )
+            };
+            let not_neighbour = |via: &Spanned<String>| {
+                at(
+                    via.span().start,
+                    format!(
+                        "via {}: not a neighbour on any port's subnet",
+                        via.get_ref()
+                    ),
+                )
+            };
+            let bad_via = |via: &Spanned<String>, family: &str| {
+                at(
+                    via.span().start,
+                    format!("via {:?} is not an {family} address", via.get_ref()),
+                )
+            };
+            let prefix_at = r.prefix.span().start;
+            if r.prefix.get_ref().contains(':') {
+                let prefix: Ipv6Prefix = r
+                    .prefix
+                    .get_ref()
+                    .parse()
+                    .map_err(|e: brick_routing::Error| at(prefix_at, e.to_string()))?;
+                let target = match (&r.via, &r.port) {
+                    (Some(via), None) => {
+                        let gw: Ipv6Addr =
+                            via.get_ref().parse().map_err(|_| bad_via(via, "IPv6"))?;
+                        if !ports
+                            .iter()
+                            .flat_map(|p| &p.addresses6)
+                            .any(|a| a.subnet().contains(u128::from(gw)) && a.addr != gw)
+                        {
+                            return Err(not_neighbour(via));
+                        }
+                        RouteTarget::Via(gw)
+                    }
+                    (None, Some(port)) => RouteTarget::Port(port_of(port)?),
+                    _ => return Err(neither()),
+                };
+                routes6.push(StaticRoute6 { prefix, target });
+            } else {
+                let prefix: Ipv4Prefix = r
+                    .prefix
+                    .get_ref()
+                    .parse()
+                    .map_err(|e: brick_routing::Error| at(prefix_at, e.to_string()))?;
+                let target = match (&r.via, &r.port) {
+                    (Some(via), None) => {
+                        let gw: Ipv4Addr =
+                            via.get_ref().parse().map_err(|_| bad_via(via, "IPv4"))?;
+                        if !ports
+                            .iter()
+                            .flat_map(|p| &p.addresses)
+                            .any(|a| a.subnet().contains(u32::from(gw)) && a.addr != gw)
+                        {
+                            return Err(not_neighbour(via));
+                        }
+                        RouteTarget::Via(gw)
+                    }
+                    (None, Some(port)) => RouteTarget::Port(port_of(port)?),
+                    _ => return Err(neither()),
+                };
+                routes.push(StaticRoute { prefix, target });
+            }
         }
 
         Ok(Config {
@@ -465,6 +575,7 @@ impl Config {
             metrics: raw.metrics.map(|m| m.listen),
             ports,
             routes,
+            routes6,
         })
     }
 }
@@ -515,7 +626,7 @@ addresses = ["10.1.0.1/24"]
 [[port]]
 name = "wan"
 backend = "af_xdp:veth2,copy"
-addresses = ["10.2.0.1/24", "192.0.2.1/30"]
+addresses = ["10.2.0.1/24", "192.0.2.1/30", "fd02::1/64"]
 mtu = 1280
 mac = "02:00:00:00:00:02"
 
@@ -526,6 +637,10 @@ via = "10.2.0.2"
 [[route]]
 prefix = "198.51.100.0/24"
 port = "lan"
+
+[[route]]
+prefix = "2001:db8::/32"
+via = "fd02::2"
 "#;
 
     fn err(text: &str) -> ConfigError {
@@ -554,6 +669,12 @@ port = "lan"
         );
         assert_eq!(c.routes[1].target, RouteTarget::Port(0));
         assert_eq!(c.metrics, Some("127.0.0.1:9179".parse().unwrap()));
+        assert_eq!(c.ports[1].addresses6[0].to_string(), "fd02::1/64");
+        assert_eq!(
+            c.routes6[0].target,
+            RouteTarget::Via("fd02::2".parse().unwrap())
+        );
+        assert_eq!(c.routes6[0].prefix.to_string(), "2001:db8::/32");
     }
 
     #[test]
@@ -597,6 +718,13 @@ port = "lan"
                 "invalid socket address",
             ),
             ("name = \"wan\"", "name = \"lan\"", "used twice"),
+            ("\"fd02::1/64\"", "\"fe80::1/64\"", "link-local"),
+            ("via = \"fd02::2\"", "via = \"fd09::2\"", "not a neighbour"),
+            (
+                "via = \"fd02::2\"",
+                "via = \"10.2.0.2\"",
+                "not an IPv6 address",
+            ),
         ];
         for (from, to, reason) in cases {
             let text = GOOD.replacen(from, to, 1);

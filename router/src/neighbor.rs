@@ -1,4 +1,4 @@
-//! The IPv4 neighbour table (ARP cache) of the control plane: resolution of next hops with a
+//! The neighbour table of the control plane, for IPv4 (ARP) and IPv6 (Neighbor Discovery) alike: resolution of next hops with a
 //! bounded queue of packets waiting for it, aging, and limits that an ARP flood cannot exceed.
 //!
 //! It does no I/O: every call takes the current time and returns what to send (ARP requests) and
@@ -14,7 +14,7 @@
 //! is a request for one of our addresses (RFC 826's merge rule).
 
 use std::collections::{HashMap, VecDeque};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
@@ -22,7 +22,7 @@ use arc_swap::{ArcSwap, Guard};
 use crate::wire::ethernet::EthernetAddress;
 
 /// The neighbours' MACs as the data path reads them: IPv4 next hop to MAC.
-pub type MacTable = HashMap<Ipv4Addr, EthernetAddress>;
+pub type MacTable = HashMap<IpAddr, EthernetAddress>;
 
 /// The MAC table published by the control plane to the forwarding cores: readers load the
 /// current table once per burst without locks; the control plane swaps in a new one when an
@@ -96,11 +96,11 @@ pub enum Lookup {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action<P> {
     /// Broadcast an ARP request for this address (or unicast to the MAC, to re-confirm).
-    Request(Ipv4Addr, Option<EthernetAddress>),
+    Request(IpAddr, Option<EthernetAddress>),
     /// The neighbour answered: send these waiting packets to its MAC.
     Send(EthernetAddress, Vec<P>),
     /// The neighbour never answered: these packets get ICMP host unreachable.
-    Unreachable(Ipv4Addr, Vec<P>),
+    Unreachable(IpAddr, Vec<P>),
 }
 
 #[derive(Debug)]
@@ -134,7 +134,7 @@ struct Entry<P> {
 #[derive(Debug)]
 pub struct Neighbors<P> {
     cfg: Config,
-    entries: HashMap<Ipv4Addr, Entry<P>>,
+    entries: HashMap<IpAddr, Entry<P>>,
     /// Packets refused because a limit was reached; a counter for the operator.
     pub refused: u64,
 }
@@ -160,8 +160,8 @@ impl<P> Neighbors<P> {
     }
 
     /// The MAC of `ip` if it is known (reachable or stale), for `brick show neighbors`.
-    pub fn get(&self, ip: Ipv4Addr) -> Option<EthernetAddress> {
-        match self.entries.get(&ip)?.state {
+    pub fn get(&self, ip: impl Into<IpAddr>) -> Option<EthernetAddress> {
+        match self.entries.get(&ip.into())?.state {
             State::Reachable { mac, .. } | State::Stale { mac, .. } => Some(mac),
             _ => None,
         }
@@ -177,7 +177,7 @@ impl<P> Neighbors<P> {
 
     /// Every entry with its MAC (if known) and state, sorted by address, for `brick show
     /// neighbors`.
-    pub fn list(&self) -> Vec<(Ipv4Addr, Option<EthernetAddress>, &'static str)> {
+    pub fn list(&self) -> Vec<(IpAddr, Option<EthernetAddress>, &'static str)> {
         let mut out: Vec<_> = self
             .entries
             .iter()
@@ -216,7 +216,8 @@ impl<P> Neighbors<P> {
     }
 
     /// Resolves `ip` for a packet about to leave; `packet` waits if the MAC is not known yet.
-    pub fn lookup(&mut self, ip: Ipv4Addr, packet: Option<P>, now: u64) -> Lookup {
+    pub fn lookup(&mut self, ip: impl Into<IpAddr>, packet: Option<P>, now: u64) -> Lookup {
+        let ip = ip.into();
         let cfg = self.cfg;
         if !self.entries.contains_key(&ip) {
             if !self.room() {
@@ -285,12 +286,14 @@ impl<P> Neighbors<P> {
     /// to send.
     pub fn learn(
         &mut self,
-        ip: Ipv4Addr,
+        ip: impl Into<IpAddr>,
         mac: EthernetAddress,
         for_us: bool,
         now: u64,
     ) -> Option<Action<P>> {
-        if mac.is_multicast() || ip.is_unspecified() || ip.is_broadcast() || ip.is_multicast() {
+        let ip = ip.into();
+        let broadcast = matches!(ip, IpAddr::V4(a) if a == Ipv4Addr::BROADCAST);
+        if mac.is_multicast() || ip.is_unspecified() || broadcast || ip.is_multicast() {
             return None;
         }
         if !self.entries.contains_key(&ip) {
@@ -380,8 +383,8 @@ mod tests {
 
     const MAC: EthernetAddress = EthernetAddress([2, 0, 0, 0, 0, 9]);
 
-    fn ip(n: u8) -> Ipv4Addr {
-        Ipv4Addr::new(198, 19, 0, n)
+    fn ip(n: u8) -> IpAddr {
+        IpAddr::V4(Ipv4Addr::new(198, 19, 0, n))
     }
 
     fn table() -> Neighbors<u32> {

@@ -11,12 +11,14 @@
 //! when one is given (copied out, rate-limited), and is counted and freed otherwise: frames for
 //! the router itself, expiring TTLs, destinations without a route (ICMP unreachable), next hops
 //! whose MAC is not known yet (ARP) and packets larger than the output port's MTU
-//! (fragmentation). IPv6 is not forwarded yet (see `docs/architecture.md`).
+//! (fragmentation, or ICMPv6 packet too big). IPv4 and IPv6 share the passes: one batched lookup
+//! per family, one MAC table keyed by either address.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use brick_io::{Burst, MAX_BURST, Tx, clock};
-use brick_routing::{FibReader, Lpm, NO_ROUTE, NextHop};
+use brick_routing::{FibReader, Lpm, NO_ROUTE, NextHop, Poptrie6};
 
 use crate::classify::{Class, Local, classify};
 use crate::neighbor::Macs;
@@ -24,6 +26,7 @@ use crate::punt::{PuntPath, Punted, RateLimit};
 use crate::verdict::{DropReason, Punt};
 use crate::wire::ethernet::{EthernetFrame, HEADER_LEN};
 use crate::wire::ipv4::Ipv4Packet;
+use crate::wire::ipv6::Ipv6Packet;
 
 /// What one pipeline did; one writer (its core), summed by readers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -124,11 +127,16 @@ impl PuntTo {
 #[derive(Debug)]
 pub struct Pipeline<T> {
     fib: FibReader<u32, T>,
+    fib6: Option<FibReader<u128, Poptrie6>>,
     ports: Vec<Local>,
     macs: Macs,
     out: Vec<Burst>,
     keys: [u32; MAX_BURST],
     hops: [NextHop; MAX_BURST],
+    keys6: [u128; MAX_BURST],
+    hops6: [NextHop; MAX_BURST],
+    /// Per forwarded packet, in burst order: `Some(i)` is IPv6 key `i`, `None` the next IPv4 key.
+    slot6: [Option<u8>; MAX_BURST],
     punt: PuntTo,
     /// What happened so far.
     pub counters: Counters,
@@ -136,19 +144,29 @@ pub struct Pipeline<T> {
 
 impl<T: Lpm<u32>> Pipeline<T> {
     /// A pipeline reading `fib`, for ports whose MAC and addresses are `ports`, with the
-    /// neighbours' MACs from `macs`.
+    /// neighbours' MACs from `macs`. IPv6 is punted as unroutable until [`Pipeline::with_v6`].
     pub fn new(fib: FibReader<u32, T>, ports: Vec<Local>, macs: Macs) -> Self {
         let out = ports.iter().map(|_| Burst::new(MAX_BURST)).collect();
         Pipeline {
             fib,
+            fib6: None,
             ports,
             macs,
             out,
             keys: [0; MAX_BURST],
             hops: [NO_ROUTE; MAX_BURST],
+            keys6: [0; MAX_BURST],
+            hops6: [NO_ROUTE; MAX_BURST],
+            slot6: [None; MAX_BURST],
             punt: PuntTo { to: None, now: 0 },
             counters: Counters::default(),
         }
+    }
+
+    /// Forwards IPv6 by `fib6`.
+    pub fn with_v6(mut self, fib6: FibReader<u128, Poptrie6>) -> Self {
+        self.fib6 = Some(fib6);
+        self
     }
 
     /// Hands punted frames to the control plane over `path`, at most as fast as `limit` allows;
@@ -167,13 +185,25 @@ impl<T: Lpm<u32>> Pipeline<T> {
         };
         self.punt.now = 0;
         // Pass 1: classify; keep what is forwarded, with its key, in order.
-        let (keys, counters, punt) = (&mut self.keys, &mut self.counters, &mut self.punt);
-        let mut n = 0;
+        let (keys, keys6, slot6) = (&mut self.keys, &mut self.keys6, &mut self.slot6);
+        let (counters, punt, v6) = (&mut self.counters, &mut self.punt, self.fib6.is_some());
+        let (mut n, mut n4, mut n6) = (0, 0, 0);
         burst.retain(|p| match classify(p.data(), local) {
             Class::Forward { dst } => {
-                keys[n] = dst.into();
-                n += 1;
+                keys[n4] = dst.into();
+                slot6[n] = None;
+                (n, n4) = (n + 1, n4 + 1);
                 true
+            }
+            Class::Forward6 { dst } if v6 => {
+                keys6[n6] = dst.into();
+                slot6[n] = Some(n6 as u8);
+                (n, n6) = (n + 1, n6 + 1);
+                true
+            }
+            Class::Forward6 { .. } => {
+                punt.punt(counters, port, Punt::NoRoute, p.data());
+                false
             }
             Class::Drop(why) => {
                 counters.drops[why as usize] += 1;
@@ -184,51 +214,79 @@ impl<T: Lpm<u32>> Pipeline<T> {
                 false
             }
         });
-        // Pass 2: one batched lookup against the FIB and neighbours of the moment.
+        // Pass 2: batched lookups against the FIBs and neighbours of the moment.
         let fib = self.fib.load();
-        fib.lookup_batch(&self.keys[..n], &mut self.hops[..n]);
+        fib.lookup_batch(&self.keys[..n4], &mut self.hops[..n4]);
+        let fib6 = self.fib6.as_ref().map(|f| f.load());
+        if let Some(f6) = &fib6 {
+            f6.lookup_batch(&self.keys6[..n6], &mut self.hops6[..n6]);
+        }
         let macs = self.macs.load();
         // Pass 3: path, MTU, neighbour, rewrite, group by port.
+        let mut i4 = 0;
         for (i, mut p) in burst.drain().enumerate() {
-            let nh = self.hops[i];
-            let Some(gw) = fib.path(nh, p.meta.hash).filter(|_| nh != NO_ROUTE) else {
-                self.punt
-                    .punt(&mut self.counters, port, Punt::NoRoute, p.data());
-                continue;
+            // The output port and the neighbour, or a punt.
+            let (out_port, next) = match (self.slot6[i], &fib6) {
+                (Some(j), Some(f6)) => {
+                    let (j, nh) = (usize::from(j), self.hops6[usize::from(j)]);
+                    match f6.path(nh, p.meta.hash).filter(|_| nh != NO_ROUTE) {
+                        Some(gw) => {
+                            let next = if gw.addr == 0 { self.keys6[j] } else { gw.addr };
+                            (gw.port, IpAddr::V6(next.into()))
+                        }
+                        None => (u16::MAX, IpAddr::V6(0.into())),
+                    }
+                }
+                _ => {
+                    let (key, nh) = (self.keys[i4], self.hops[i4]);
+                    i4 += 1;
+                    match fib.path(nh, p.meta.hash).filter(|_| nh != NO_ROUTE) {
+                        Some(gw) => {
+                            let next = if gw.addr == 0 { key } else { gw.addr };
+                            (gw.port, IpAddr::V4(next.into()))
+                        }
+                        None => (u16::MAX, IpAddr::V4(0.into())),
+                    }
+                }
             };
-            let Some(out_port) = self.ports.get(usize::from(gw.port)) else {
+            let Some(out) = self.ports.get(usize::from(out_port)) else {
                 self.punt
                     .punt(&mut self.counters, port, Punt::NoRoute, p.data());
                 continue;
             };
             let frame = p.data_mut();
-            if usize::from(Ipv4Packet::new_unchecked(&frame[HEADER_LEN..]).total_len())
-                > usize::from(out_port.mtu)
-            {
+            let ip = &mut frame[HEADER_LEN..];
+            let len = match next {
+                IpAddr::V4(_) => usize::from(Ipv4Packet::new_unchecked(&*ip).total_len()),
+                IpAddr::V6(_) => Ipv6Packet::new_unchecked(&*ip).total_len(),
+            };
+            if len > usize::from(out.mtu) {
                 self.punt
                     .punt(&mut self.counters, port, Punt::TooBig, frame);
                 continue;
             }
-            let next = if gw.addr == 0 { self.keys[i] } else { gw.addr };
-            let Some(mac) = macs.get(&next.into()) else {
+            let Some(mac) = macs.get(&next) else {
                 self.punt
                     .punt(&mut self.counters, port, Punt::Unresolved, frame);
                 continue;
             };
+            // The first pass checked the header and that the TTL / hop limit is above 1.
+            match next {
+                IpAddr::V4(_) => Ipv4Packet::new_unchecked(ip).decrement_ttl(),
+                IpAddr::V6(_) => Ipv6Packet::new_unchecked(ip).decrement_hop_limit(),
+            }
             let mut eth = EthernetFrame::new_unchecked(&mut *frame);
             eth.set_dst_addr(*mac);
-            eth.set_src_addr(out_port.mac);
-            // The first pass checked the header and that the TTL is above 1.
-            Ipv4Packet::new_unchecked(&mut frame[HEADER_LEN..]).decrement_ttl();
-            let out = &mut self.out[usize::from(gw.port)];
-            if out.room() == 0 {
+            eth.set_src_addr(out.mac);
+            let q = &mut self.out[usize::from(out_port)];
+            if q.room() == 0 {
                 self.counters.tx_dropped += flush(
-                    out,
-                    tx.get_mut(usize::from(gw.port)),
+                    q,
+                    tx.get_mut(usize::from(out_port)),
                     &mut self.counters.forwarded,
                 );
             }
-            let _ = out.push(p);
+            let _ = q.push(p);
         }
         // Pass 4: one tx burst per port that has packets.
         for (q, out) in self.out.iter_mut().enumerate() {
@@ -325,8 +383,8 @@ mod tests {
             },
         ];
         let neighbors = Macs::new(MacTable::from([
-            (Ipv4Addr::new(198, 19, 0, 7), NB),
-            (Ipv4Addr::new(198, 19, 0, 9), HOST),
+            (Ipv4Addr::new(198, 19, 0, 7).into(), NB),
+            (Ipv4Addr::new(198, 19, 0, 9).into(), HOST),
         ]));
         Pipeline::new(reader, ports, neighbors)
     }
@@ -410,6 +468,7 @@ mod tests {
             .map(|(l, a)| ControlPort {
                 local: l.clone(),
                 own: vec![a.parse::<IfAddr>().unwrap()],
+                own6: Vec::new(),
             })
             .collect();
         let mut control =

@@ -26,11 +26,14 @@ pub enum DropReason {
     NotOurMac,
     /// To the broadcast address of one of our subnets (RFC 2644: not forwarded by default).
     DirectedBroadcast,
+    /// IPv6 with a link-local source or destination that is not ours: never forwarded
+    /// (RFC 4291 2.5.6).
+    LinkLocal,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 10] = [
+    pub const ALL: [DropReason; 11] = [
         DropReason::Truncated,
         DropReason::BadVersion,
         DropReason::BadLength,
@@ -41,6 +44,7 @@ impl DropReason {
         DropReason::UnknownEtherType,
         DropReason::NotOurMac,
         DropReason::DirectedBroadcast,
+        DropReason::LinkLocal,
     ];
 
     /// The label used in metrics.
@@ -56,6 +60,7 @@ impl DropReason {
             DropReason::UnknownEtherType => "unknown_ethertype",
             DropReason::NotOurMac => "not_our_mac",
             DropReason::DirectedBroadcast => "directed_broadcast",
+            DropReason::LinkLocal => "link_local",
         }
     }
 }
@@ -89,11 +94,13 @@ pub enum Punt {
     /// Larger than the output port's MTU: the slow path fragments it, or sends ICMP
     /// fragmentation needed when DF is set.
     TooBig,
+    /// IPv6 Neighbor Discovery (solicitations and advertisements).
+    Nd,
 }
 
 impl Punt {
     /// Every kind, in counter order.
-    pub const ALL: [Punt; 9] = [
+    pub const ALL: [Punt; 10] = [
         Punt::Arp,
         Punt::Local,
         Punt::Ospf,
@@ -103,6 +110,7 @@ impl Punt {
         Punt::NoRoute,
         Punt::Unresolved,
         Punt::TooBig,
+        Punt::Nd,
     ];
 
     /// The label used in metrics and `brick show counters`.
@@ -117,6 +125,7 @@ impl Punt {
             Punt::NoRoute => "no_route",
             Punt::Unresolved => "unresolved",
             Punt::TooBig => "too_big",
+            Punt::Nd => "nd",
         }
     }
 }

@@ -72,12 +72,33 @@ fn rack(prefix: &str) -> Rack {
     h2.veth(&ifh2, &r, &ifr2, 1).unwrap();
     ok(&r, &["ip", "link", "set", &ifr2, "mtu", "1280"]);
     ok(&h2, &["ip", "link", "set", &ifh2, "mtu", "1280"]);
-    for (h, ifname, addr, gw) in [
-        (&h1, &ifh1, "10.1.0.2/24", "10.1.0.1"),
-        (&h2, &ifh2, "10.2.0.2/24", "10.2.0.1"),
+    for (h, ifname, addr, gw, addr6, gw6) in [
+        (
+            &h1,
+            &ifh1,
+            "10.1.0.2/24",
+            "10.1.0.1",
+            "fd01::2/64",
+            "fd01::1",
+        ),
+        (
+            &h2,
+            &ifh2,
+            "10.2.0.2/24",
+            "10.2.0.1",
+            "fd02::2/64",
+            "fd02::1",
+        ),
     ] {
         ok(h, &["ip", "addr", "add", addr, "dev", ifname]);
         ok(h, &["ip", "route", "add", "default", "via", gw]);
+        let ipv6_on = format!("net.ipv6.conf.{ifname}.disable_ipv6=0");
+        ok(h, &["sysctl", "-qw", &ipv6_on]);
+        ok(
+            h,
+            &["ip", "-6", "addr", "add", addr6, "dev", ifname, "nodad"],
+        );
+        ok(h, &["ip", "-6", "route", "add", "default", "via", gw6]);
         // The hosts' kernels must put whole checksums and MTU-sized segments on the wire: a
         // packet socket forwards frames as they are, it cannot finish a partial checksum or
         // split a GSO super-frame.
@@ -113,11 +134,11 @@ socket = "/tmp/brick-test-{p}.sock"
 [[port]]
 name = "lan"
 backend = "{backend}:{p}r1@{p}r"
-addresses = ["10.1.0.1/24"]
+addresses = ["10.1.0.1/24", "fd01::1/64"]
 [[port]]
 name = "wan"
 backend = "{backend}:{p}r2@{p}r"
-addresses = ["10.2.0.1/24"]
+addresses = ["10.2.0.1/24", "fd02::1/64"]
 [[route]]
 prefix = "198.51.100.0/24"
 via = "10.2.0.99"
@@ -280,6 +301,62 @@ fn scenario(prefix: &str, backend: &str) {
     assert!(
         !good && out.contains("From 10.1.0.1") && out.contains("mtu = 1280"),
         "DF and too big:\n{out}"
+    );
+
+    // IPv6: ping the router and through it both ways, traceroute, hop limit 1, no route, and a
+    // packet too big for the far link (IPv6 routers never fragment).
+    ok(
+        h1,
+        &["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "fd01::1"],
+    );
+    ok(
+        h1,
+        &["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "fd02::2"],
+    );
+    ok(
+        h2,
+        &["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "fd01::2"],
+    );
+    let tr = ok(
+        h1,
+        &[
+            "traceroute",
+            "-6",
+            "-n",
+            "-q",
+            "1",
+            "-w",
+            "2",
+            "-m",
+            "5",
+            "fd02::2",
+        ],
+    );
+    let hops: Vec<&str> = tr.lines().skip(1).collect();
+    assert!(
+        hops.len() == 2 && hops[0].contains("fd01::1") && hops[1].contains("fd02::2"),
+        "IPv6 traceroute through the router:\n{tr}"
+    );
+    let (_, out) = run(
+        h1,
+        &["ping", "-6", "-c", "1", "-t", "1", "-W", "2", "fd02::2"],
+    );
+    assert!(
+        out.contains("From fd01::1") && out.contains("Hop limit"),
+        "hop limit 1:\n{out}"
+    );
+    let (good, out) = run(h1, &["ping", "-6", "-c", "1", "-W", "2", "fd09::1"]);
+    assert!(
+        !good && out.contains("From fd01::1") && out.contains("No route"),
+        "no IPv6 route:\n{out}"
+    );
+    let (good, out) = run(
+        h1,
+        &["ping", "-6", "-c", "1", "-W", "2", "-s", "1452", "fd02::2"],
+    );
+    assert!(
+        !good && out.contains("From fd01::1") && out.contains("mtu=1280"),
+        "IPv6 packet too big:\n{out}"
     );
 
     // A bad header checksum: dropped and counted.

@@ -234,7 +234,7 @@ fn a_node_on_mem_cables_resolves_forwards_and_reports() {
         "brick_punted_packets_total{kind=\"unresolved\"} 1",
         "brick_port_rx_packets_total{port=\"lan\"}",
         "brick_control_events_total{event=\"slow_forwarded\"} 1",
-        "brick_routes 2",
+        "brick_routes{family=\"ipv4\"} 2",
     ] {
         assert!(body.contains(want), "{want} in:\n{body}");
     }

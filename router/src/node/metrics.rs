@@ -213,13 +213,16 @@ pub(super) fn render(shared: &Shared) -> String {
             &[(none(), v.neighbors.len() as u64)],
         );
     }
-    if let Ok(rib) = shared.routes.lock() {
+    if let (Ok(rib), Ok(rib6)) = (shared.routes.lock(), shared.routes6.lock()) {
         family(
             &mut o,
             "brick_routes",
             "gauge",
-            "Prefixes in the routing table.",
-            &[(none(), rib.len() as u64)],
+            "Prefixes in the routing table, by family.",
+            &[
+                ("family=\"ipv4\"".into(), rib.len() as u64),
+                ("family=\"ipv6\"".into(), rib6.len() as u64),
+            ],
         );
     }
     o

@@ -12,7 +12,7 @@
 //! Each queue belongs to one worker; the control plane sends through the workers' tx queues
 //! over the punt path's `to_wire` ring, so no queue is ever shared.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,7 +22,7 @@ use std::time::Duration;
 use brick_io::poll::{self, Doorbell, Idle, IdleStep};
 use brick_io::{Burst, Pool, PoolConfig, Port, PortStats, Rx, Tx, clock};
 use brick_routing::rib::{Rib, Route, Source};
-use brick_routing::{Fib, FibReader, Gateway, Lpm, Poptrie4};
+use brick_routing::{Fib, FibReader, Gateway, Key, Lpm, Poptrie4, Poptrie6, Prefix};
 
 use crate::classify::Local;
 use crate::config::{Config, RouteTarget};
@@ -133,7 +133,7 @@ struct PortView {
 #[derive(Debug, Default)]
 struct ControlView {
     counters: ControlCounters,
-    neighbors: Vec<(Ipv4Addr, Option<EthernetAddress>, &'static str)>,
+    neighbors: Vec<(IpAddr, Option<EthernetAddress>, &'static str)>,
     to_wire_full: u64,
 }
 
@@ -143,6 +143,7 @@ struct Shared {
     node: u16,
     ports: Vec<PortView>,
     routes: Mutex<Rib<u32>>,
+    routes6: Mutex<Rib<u128>>,
     workers: Vec<Arc<Published>>,
     control: Mutex<ControlView>,
 }
@@ -176,6 +177,11 @@ impl Node {
     /// each): the way tests and the demo run it on mem cables.
     pub fn start_with(cfg: &Config, ports: Vec<Port>) -> Result<Node, NodeError> {
         let workers = cfg.cores.len();
+        let all_addrs6: Vec<Ipv6Addr> = cfg
+            .ports
+            .iter()
+            .flat_map(|p| p.addresses6.iter().map(|a| a.addr))
+            .collect();
         let all_addrs: Vec<Ipv4Addr> = cfg
             .ports
             .iter()
@@ -211,10 +217,12 @@ impl Node {
                 local: Local {
                     mac,
                     addrs: all_addrs.clone(),
+                    addrs6: all_addrs6.clone(),
                     broadcasts: broadcasts.clone(),
                     mtu,
                 },
                 own: pc.addresses.clone(),
+                own6: pc.addresses6.clone(),
             });
             views.push(PortView {
                 name: pc.name.clone(),
@@ -222,12 +230,29 @@ impl Node {
                 mode: port.mode().to_string(),
                 mac,
                 mtu,
-                addresses: pc.addresses.iter().map(|a| a.to_string()).collect(),
+                addresses: pc
+                    .addresses
+                    .iter()
+                    .map(|a| a.to_string())
+                    .chain(pc.addresses6.iter().map(|a| a.to_string()))
+                    .collect(),
                 stats: port.stats(),
             });
         }
 
-        let rib = build_rib(cfg)?;
+        let mut connected = Vec::new();
+        let mut connected6 = Vec::new();
+        for (i, p) in cfg.ports.iter().enumerate() {
+            connected.extend(p.addresses.iter().map(|a| (a.subnet(), i as u16)));
+            connected6.extend(p.addresses6.iter().map(|a| (a.subnet(), i as u16)));
+        }
+        let rib = build_rib(&connected, cfg.routes.iter().map(|r| (r.prefix, r.target)))?;
+        let rib6 = build_rib(
+            &connected6,
+            cfg.routes6.iter().map(|r| (r.prefix, r.target)),
+        )?;
+        let (routes6, groups6) = rib6.snapshot();
+        let (_writer6, reader6) = Fib::new(Poptrie6::from_routes(&routes6)?, groups6).publish();
         let (routes, groups) = rib.snapshot();
         let (_writer, reader) = Fib::new(Poptrie4::from_routes(&routes)?, groups).publish();
         let macs = Macs::default();
@@ -259,7 +284,12 @@ impl Node {
             let worker = Worker {
                 rx,
                 tx,
-                pipeline: (reader.clone(), locals.clone(), macs.clone()),
+                pipeline: (
+                    reader.clone(),
+                    reader6.clone(),
+                    locals.clone(),
+                    macs.clone(),
+                ),
                 path: Arc::clone(&link.path),
                 bell: Arc::clone(&link.bell),
                 punt_rate: cfg.punt_rate,
@@ -285,6 +315,7 @@ impl Node {
             node: cfg.node,
             ports: views,
             routes: Mutex::new(rib),
+            routes6: Mutex::new(rib6),
             workers: published,
             control: Mutex::new(ControlView::default()),
         });
@@ -292,7 +323,7 @@ impl Node {
             icmp_rate: cfg.icmp_rate,
             ..Limits::default()
         };
-        let control = ControlPlane::new(control_ports, reader, macs, limits);
+        let control = ControlPlane::new(control_ports, reader, macs, limits).with_v6(reader6);
         let (s, sh) = (Arc::clone(&stop), Arc::clone(&shared));
         threads.push(poll::spawn("brick-control", None, move || {
             control_loop(control, links, &sh, &s)
@@ -369,40 +400,39 @@ impl Drop for Node {
     }
 }
 
-/// Connected routes for every port address, then the static routes.
-fn build_rib(cfg: &Config) -> Result<Rib<u32>, NodeError> {
+/// A RIB of `connected` subnets (with their ports) and static routes to `targets`; a gateway's
+/// port is the port whose subnet holds it.
+fn build_rib<K: Key + Default, A: Copy + std::fmt::Display + Into<K>>(
+    connected: &[(Prefix<K>, u16)],
+    statics: impl Iterator<Item = (Prefix<K>, RouteTarget<A>)>,
+) -> Result<Rib<K>, NodeError> {
     let mut rib = Rib::default();
-    for (i, p) in cfg.ports.iter().enumerate() {
-        for a in &p.addresses {
-            let gw = Gateway {
-                port: i as u16,
-                addr: 0,
-            };
-            rib.add(a.subnet(), Route::new(Source::Connected, 0, vec![gw]))?;
-        }
+    for &(subnet, port) in connected {
+        let gw = Gateway {
+            port,
+            addr: K::default(),
+        };
+        rib.add(subnet, Route::new(Source::Connected, 0, vec![gw]))?;
     }
-    for r in &cfg.routes {
-        let gw = match r.target {
-            RouteTarget::Port(port) => Gateway { port, addr: 0 },
+    for (prefix, target) in statics {
+        let gw = match target {
+            RouteTarget::Port(port) => Gateway {
+                port,
+                addr: K::default(),
+            },
             RouteTarget::Via(via) => {
-                let port = cfg
-                    .ports
+                let addr: K = via.into();
+                let port = connected
                     .iter()
-                    .position(|p| {
-                        p.addresses
-                            .iter()
-                            .any(|a| a.subnet().contains(u32::from(via)))
-                    })
+                    .find(|(subnet, _)| subnet.contains(addr))
+                    .map(|&(_, port)| port)
                     .ok_or_else(|| {
-                        NodeError::Setup(format!("route {}: via {via} is on no port", r.prefix))
+                        NodeError::Setup(format!("route {prefix}: via {via} is on no port"))
                     })?;
-                Gateway {
-                    port: port as u16,
-                    addr: u32::from(via),
-                }
+                Gateway { port, addr }
             }
         };
-        rib.add(r.prefix, Route::new(Source::Static, 0, vec![gw]))?;
+        rib.add(prefix, Route::new(Source::Static, 0, vec![gw]))?;
     }
     Ok(rib)
 }
@@ -411,7 +441,12 @@ fn build_rib(cfg: &Config) -> Result<Rib<u32>, NodeError> {
 struct Worker {
     rx: Vec<Rx>,
     tx: Vec<Tx>,
-    pipeline: (FibReader<u32, Poptrie4>, Vec<Local>, Macs),
+    pipeline: (
+        FibReader<u32, Poptrie4>,
+        FibReader<u128, Poptrie6>,
+        Vec<Local>,
+        Macs,
+    ),
     path: Arc<PuntPath>,
     bell: Arc<Doorbell>,
     punt_rate: u32,
@@ -430,11 +465,12 @@ impl Worker {
             }
         };
         let _ = ready.send(Ok(()));
-        let (fib, locals, macs) = self.pipeline;
+        let (fib, fib6, locals, macs) = self.pipeline;
         // Bursts of punts up to a tenth of a second's worth, at least one full rx burst.
         let limit = RateLimit::new(self.punt_rate, (self.punt_rate / 10).max(64));
-        let mut pipeline =
-            Pipeline::new(fib, locals, macs).with_punt(Arc::clone(&self.path), limit);
+        let mut pipeline = Pipeline::new(fib, locals, macs)
+            .with_v6(fib6)
+            .with_punt(Arc::clone(&self.path), limit);
         let mut burst = Burst::new(brick_io::DEFAULT_BURST);
         let mut one = Burst::new(1);
         let mut idle = Idle::new(self.idle);

@@ -3,11 +3,14 @@
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use brick_routing::Key;
+use brick_routing::rib::Rib;
 
 use super::{NodeError, Shared};
 use crate::pipeline::Counters;
@@ -72,40 +75,18 @@ pub(super) fn answer(shared: &Shared, line: &str) -> String {
                 "prefix", "source", "ad", "metric"
             );
             if let Ok(rib) = shared.routes.lock() {
-                for (prefix, r) in rib.routes() {
-                    let hops: Vec<String> = r
-                        .paths
-                        .iter()
-                        .map(|g| {
-                            let port = shared
-                                .ports
-                                .get(usize::from(g.port))
-                                .map_or("?", |p| &p.name);
-                            if g.addr == 0 {
-                                format!("dev {port}")
-                            } else {
-                                format!("via {} dev {port}", Ipv4Addr::from(g.addr))
-                            }
-                        })
-                        .collect();
-                    let _ = writeln!(
-                        o,
-                        "{:<20} {:<10} {:>4} {:>6}  {}",
-                        prefix.to_string(),
-                        r.source.as_str(),
-                        r.distance,
-                        r.metric,
-                        hops.join(", ")
-                    );
-                }
+                routes(&mut o, shared, &rib, |a| Ipv4Addr::from(a).to_string());
+            }
+            if let Ok(rib) = shared.routes6.lock() {
+                routes(&mut o, shared, &rib, |a| Ipv6Addr::from(a).to_string());
             }
         }
         ["show", "neighbors"] => {
-            let _ = writeln!(o, "{:<16} {:<18} state", "address", "mac");
+            let _ = writeln!(o, "{:<26} {:<18} state", "address", "mac");
             if let Ok(v) = shared.control.lock() {
                 for (ip, mac, state) in &v.neighbors {
                     let mac = mac.map_or("-".to_string(), |m| m.to_string());
-                    let _ = writeln!(o, "{:<16} {:<18} {state}", ip.to_string(), mac);
+                    let _ = writeln!(o, "{:<26} {:<18} {state}", ip.to_string(), mac);
                 }
             }
         }
@@ -160,6 +141,41 @@ pub(super) fn answer(shared: &Shared, line: &str) -> String {
         )),
     }
     o
+}
+
+/// One line per prefix of `rib`: its best route's source, distance, metric and next hops.
+fn routes<K: Key + Default>(
+    o: &mut String,
+    shared: &Shared,
+    rib: &Rib<K>,
+    addr: impl Fn(K) -> String,
+) {
+    for (prefix, r) in rib.routes() {
+        let hops: Vec<String> = r
+            .paths
+            .iter()
+            .map(|g| {
+                let port = shared
+                    .ports
+                    .get(usize::from(g.port))
+                    .map_or("?", |p| &p.name);
+                if g.addr == K::default() {
+                    format!("dev {port}")
+                } else {
+                    format!("via {} dev {port}", addr(g.addr))
+                }
+            })
+            .collect();
+        let _ = writeln!(
+            o,
+            "{:<20} {:<10} {:>4} {:>6}  {}",
+            prefix.to_string(),
+            r.source.as_str(),
+            r.distance,
+            r.metric,
+            hops.join(", ")
+        );
+    }
 }
 
 /// Sends one command to the node behind `socket` and returns its answer (`brick show`).

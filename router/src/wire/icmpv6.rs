@@ -167,7 +167,11 @@ pub fn parse_nd(icmp: &[u8]) -> Option<Nd> {
 pub fn nd_body(target: Ipv6Addr, option_source: bool, mac: EthernetAddress) -> [u8; 24] {
     let mut b = [0u8; 24];
     b[0..16].copy_from_slice(&target.octets());
-    b[16] = if option_source { OPT_SOURCE_LL } else { OPT_TARGET_LL };
+    b[16] = if option_source {
+        OPT_SOURCE_LL
+    } else {
+        OPT_TARGET_LL
+    };
     b[17] = 1;
     b[18..24].copy_from_slice(&mac.0);
     b
@@ -185,7 +189,15 @@ mod tests {
         let (src, target): (Ipv6Addr, Ipv6Addr) =
             ("fd01::2".parse().unwrap(), "fd01::1".parse().unwrap());
         let dst = crate::wire::ipv6::solicited_node(target);
-        let p = packet(src, dst, 255, NEIGHBOR_SOLICIT, 0, [0; 4], &nd_body(target, true, MAC));
+        let p = packet(
+            src,
+            dst,
+            255,
+            NEIGHBOR_SOLICIT,
+            0,
+            [0; 4],
+            &nd_body(target, true, MAC),
+        );
         let ip = Ipv6Packet::new_checked(&p[..]).unwrap();
         assert!(verify(src, dst, ip.payload()));
         assert_eq!(
@@ -211,7 +223,11 @@ mod tests {
             NEIGHBOR_ADVERT,
             0,
             [NA_SOLICITED | NA_OVERRIDE, 0, 0, 0],
-            &nd_body("fd01::2".parse().unwrap(), false, EthernetAddress([2, 0, 0, 0, 2, 1])),
+            &nd_body(
+                "fd01::2".parse().unwrap(),
+                false,
+                EthernetAddress([2, 0, 0, 0, 2, 1]),
+            ),
         );
         assert_eq!(
             parse_nd(&na[HEADER_LEN..]),
@@ -221,9 +237,17 @@ mod tests {
                 flags: NA_SOLICITED | NA_OVERRIDE,
             })
         );
-        assert_eq!(parse_nd(&na[HEADER_LEN..HEADER_LEN + 20]), None, "truncated");
+        assert_eq!(
+            parse_nd(&na[HEADER_LEN..HEADER_LEN + 20]),
+            None,
+            "truncated"
+        );
         let mut zero_len = na[HEADER_LEN..].to_vec();
         zero_len[25] = 0;
-        assert_eq!(parse_nd(&zero_len), None, "an option of length 0 is malformed");
+        assert_eq!(
+            parse_nd(&zero_len),
+            None,
+            "an option of length 0 is malformed"
+        );
     }
 }

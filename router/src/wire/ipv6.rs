@@ -214,15 +214,24 @@ mod tests {
         assert_eq!(p.src_addr(), r.src_addr);
         p.decrement_hop_limit();
         assert_eq!(p.hop_limit(), 63);
-        assert!(Ipv6Packet::new_checked(&b[..47]).is_err(), "payload beyond the buffer");
+        assert!(
+            Ipv6Packet::new_checked(&b[..47]).is_err(),
+            "payload beyond the buffer"
+        );
         assert!(Ipv6Packet::new_checked(&b[..39]).is_err());
     }
 
     #[test]
     fn special_addresses() {
         let a: Ipv6Addr = "fd01::1234:5678".parse().unwrap();
-        assert_eq!(solicited_node(a), "ff02::1:ff34:5678".parse::<Ipv6Addr>().unwrap());
-        assert_eq!(multicast_mac(solicited_node(a)), [0x33, 0x33, 0xff, 0x34, 0x56, 0x78]);
+        assert_eq!(
+            solicited_node(a),
+            "ff02::1:ff34:5678".parse::<Ipv6Addr>().unwrap()
+        );
+        assert_eq!(
+            multicast_mac(solicited_node(a)),
+            [0x33, 0x33, 0xff, 0x34, 0x56, 0x78]
+        );
         assert!(is_link_local("fe80::1".parse().unwrap()));
         assert!(is_link_local("febf::1".parse().unwrap()));
         assert!(!is_link_local("fec0::1".parse().unwrap()));

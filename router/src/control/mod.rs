@@ -13,12 +13,12 @@
 //! No I/O: every call takes the time and returns `(port, frame)` pairs to send.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use brick_routing::{FibReader, Lpm, NO_ROUTE};
+use brick_routing::{FibReader, Lpm, NO_ROUTE, Poptrie6};
 
 use crate::classify::Local;
-use crate::config::IfAddr;
+use crate::config::{IfAddr, IfAddr6};
 use crate::fragment::fragment;
 use crate::neighbor::{self, Action, Lookup, Macs, Neighbors};
 use crate::punt::{Punted, RateLimit};
@@ -26,7 +26,16 @@ use crate::reply::{self, IcmpError};
 use crate::verdict::Punt;
 use crate::wire::arp::{ArpPacket, ArpRepr};
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, HEADER_LEN};
+use crate::wire::icmpv6;
 use crate::wire::ipv4::{Ipv4Packet, Protocol};
+use crate::wire::ipv6::Ipv6Packet;
+
+mod v6;
+
+/// Whether `frame` carries IPv6.
+fn is_v6(frame: &[u8]) -> bool {
+    frame.get(12..14) == Some(&[0x86, 0xdd])
+}
 
 /// Frames to send, each with its output port.
 pub type Out = Vec<(u16, Vec<u8>)>;
@@ -36,8 +45,10 @@ pub type Out = Vec<(u16, Vec<u8>)>;
 pub struct ControlPort {
     /// The data path's view (MAC, all the router's addresses, MTU).
     pub local: Local,
-    /// The addresses configured on this port.
+    /// The IPv4 addresses configured on this port.
     pub own: Vec<IfAddr>,
+    /// The IPv6 addresses configured on this port.
+    pub own6: Vec<IfAddr6>,
 }
 
 impl ControlPort {
@@ -124,7 +135,8 @@ pub struct ControlPlane<T> {
     fib: FibReader<u32, T>,
     macs: Macs,
     neighbors: Neighbors<Waiting>,
-    icmp: HashMap<Ipv4Addr, RateLimit>,
+    fib6: Option<FibReader<u128, Poptrie6>>,
+    icmp: HashMap<IpAddr, RateLimit>,
     limits: Limits,
     /// What happened so far.
     pub counters: ControlCounters,
@@ -144,10 +156,17 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             fib,
             macs,
             neighbors: Neighbors::new(limits.neighbors),
+            fib6: None,
             icmp: HashMap::new(),
             limits,
             counters: ControlCounters::default(),
         }
+    }
+
+    /// Routes IPv6 by `fib6` (without it, IPv6 to route is not answered).
+    pub fn with_v6(mut self, fib6: FibReader<u128, Poptrie6>) -> Self {
+        self.fib6 = Some(fib6);
+        self
     }
 
     /// The ARP cache, for `brick show neighbors`.
@@ -162,11 +181,21 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             self.counters.unhandled += 1;
             return out;
         }
+        let v6 = is_v6(&p.frame);
         match p.kind {
             Punt::Arp => self.arp(p.port, &p.frame, now_ms, &mut out),
+            Punt::Nd => self.nd(p.port, &p.frame, now_ms, &mut out),
+            Punt::Local if v6 => self.local6(p.port, &p.frame, now_ms, &mut out),
             Punt::Local => self.local(p.port, &p.frame, now_ms, &mut out),
+            Punt::TtlExceeded if v6 => {
+                let e = (icmpv6::TIME_EXCEEDED, 0, [0; 4]);
+                self.icmp6_error(p.port, &p.frame, e, now_ms, &mut out)
+            }
             Punt::TtlExceeded => {
                 self.icmp_error(p.port, &p.frame, IcmpError::TimeExceeded, now_ms, &mut out)
+            }
+            Punt::NoRoute | Punt::Unresolved | Punt::TooBig if v6 => {
+                self.forward6(p.port, p.frame.clone(), now_ms, &mut out)
             }
             Punt::NoRoute | Punt::Unresolved | Punt::TooBig => {
                 self.forward(p.port, p.frame.clone(), now_ms, &mut out)
@@ -189,14 +218,19 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 Action::Unreachable(_, waiting) => {
                     for (_, frame) in waiting {
                         self.counters.unresolved_dropped += 1;
-                        if let Some(in_port) = self.ingress_port(&frame) {
-                            self.icmp_error(
-                                in_port,
-                                &frame,
-                                IcmpError::HostUnreachable,
-                                now_ms,
-                                &mut out,
+                        let Some(in_port) = self.ingress_port(&frame) else {
+                            continue;
+                        };
+                        if is_v6(&frame) {
+                            let e = (
+                                icmpv6::DST_UNREACHABLE,
+                                icmpv6::unreachable::ADDRESS,
+                                [0; 4],
                             );
+                            self.icmp6_error(in_port, &frame, e, now_ms, &mut out);
+                        } else {
+                            let e = IcmpError::HostUnreachable;
+                            self.icmp_error(in_port, &frame, e, now_ms, &mut out);
                         }
                     }
                 }
@@ -221,6 +255,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 self.counters.arp_requests += 1;
             }
         }
+        self.announce6(&mut out);
         out
     }
 
@@ -328,7 +363,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                         self.counters.unresolved_dropped += 1;
                     }
                     if request {
-                        self.request(next, None, out);
+                        self.request4(next, None, out);
                     }
                 }
                 Lookup::Drop => self.counters.unresolved_dropped += 1,
@@ -345,14 +380,26 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             let mut eth = EthernetFrame::new_unchecked(&mut frame[..]);
             eth.set_dst_addr(mac);
             eth.set_src_addr(p.local.mac);
-            Ipv4Packet::new_unchecked(&mut frame[HEADER_LEN..]).decrement_ttl();
+            if is_v6(&frame) {
+                Ipv6Packet::new_unchecked(&mut frame[HEADER_LEN..]).decrement_hop_limit();
+            } else {
+                Ipv4Packet::new_unchecked(&mut frame[HEADER_LEN..]).decrement_ttl();
+            }
             self.counters.slow_forwarded += 1;
             out.push((port, frame));
         }
     }
 
+    /// An ARP request or a neighbour solicitation for `ip`.
+    fn request(&mut self, ip: IpAddr, to: Option<EthernetAddress>, out: &mut Out) {
+        match ip {
+            IpAddr::V4(ip) => self.request4(ip, to, out),
+            IpAddr::V6(ip) => self.request6(ip, to, out),
+        }
+    }
+
     /// An ARP request for `ip` out of the port whose subnet holds it.
-    fn request(&mut self, ip: Ipv4Addr, to: Option<EthernetAddress>, out: &mut Out) {
+    fn request4(&mut self, ip: Ipv4Addr, to: Option<EthernetAddress>, out: &mut Out) {
         let fib = self.fib.load();
         let nh = fib.lookup(u32::from(ip));
         let Some(port) = fib.path(nh, 0).filter(|_| nh != NO_ROUTE).map(|g| g.port) else {
@@ -372,10 +419,33 @@ impl<T: Lpm<u32>> ControlPlane<T> {
     /// The port a waiting packet came in on, found by routing back to its source (the packet no
     /// longer carries it).
     fn ingress_port(&self, frame: &[u8]) -> Option<u16> {
+        if is_v6(frame) {
+            let ip = Ipv6Packet::new_checked(frame.get(HEADER_LEN..)?).ok()?;
+            let fib = self.fib6.as_ref()?.load();
+            let nh = fib.lookup(u128::from(ip.src_addr()));
+            return fib.path(nh, 0).filter(|_| nh != NO_ROUTE).map(|g| g.port);
+        }
         let ip = Ipv4Packet::new_checked(frame.get(HEADER_LEN..)?).ok()?;
         let fib = self.fib.load();
         let nh = fib.lookup(u32::from(ip.src_addr()));
         fib.path(nh, 0).filter(|_| nh != NO_ROUTE).map(|g| g.port)
+    }
+
+    /// Takes a token from `src`'s ICMP error bucket; counts the refusal.
+    fn allow_icmp(&mut self, src: IpAddr, now_ms: u64) -> bool {
+        if self.icmp.len() >= self.limits.icmp_sources && !self.icmp.contains_key(&src) {
+            self.icmp.clear();
+        }
+        let rate = self.limits.icmp_rate;
+        let bucket = self
+            .icmp
+            .entry(src)
+            .or_insert_with(|| RateLimit::new(rate, rate.clamp(1, 10)));
+        let ok = bucket.allow(now_ms.saturating_mul(1_000_000));
+        if !ok {
+            self.counters.icmp_limited += 1;
+        }
+        ok
     }
 
     /// An ICMP error about `frame` (received on `port`), within the per-source limit.
@@ -388,16 +458,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             self.counters.unhandled += 1;
             return;
         };
-        if self.icmp.len() >= self.limits.icmp_sources && !self.icmp.contains_key(&src) {
-            self.icmp.clear();
-        }
-        let rate = self.limits.icmp_rate;
-        let bucket = self
-            .icmp
-            .entry(src)
-            .or_insert_with(|| RateLimit::new(rate, rate.clamp(1, 10)));
-        if !bucket.allow(now_ms.saturating_mul(1_000_000)) {
-            self.counters.icmp_limited += 1;
+        if !self.allow_icmp(src.into(), now_ms) {
             return;
         }
         let p = &self.ports[usize::from(port)];
@@ -464,6 +525,7 @@ mod tests {
             ControlPort {
                 local: Local::new(R0, addrs.clone()),
                 own: vec!["10.1.0.1/24".parse().unwrap()],
+                own6: Vec::new(),
             },
             ControlPort {
                 local: Local {
@@ -471,6 +533,7 @@ mod tests {
                     ..Local::new(R1, addrs)
                 },
                 own: vec!["10.2.0.1/24".parse().unwrap()],
+                own6: Vec::new(),
             },
         ];
         let macs = Macs::default();
@@ -546,7 +609,7 @@ mod tests {
         assert_eq!((&f[0..6], &f[6..12]), (&NB.0[..], &R1.0[..]));
         assert_eq!(f[22], 63);
         assert_eq!(checksum::checksum(&f[14..34]), 0);
-        assert_eq!(macs.load().get(&ip("10.2.0.9")), Some(&NB));
+        assert_eq!(macs.load().get(&ip("10.2.0.9").into()), Some(&NB));
         assert_eq!(cp.counters.slow_forwarded, 1);
     }
 
