@@ -304,3 +304,206 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         out.push((port, frame(eth.src_addr(), p.local.mac, &e)));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use brick_routing::{Fib, Gateway, Poptrie4, Poptrie6, Prefix};
+
+    use super::*;
+    use crate::classify::Local;
+    use crate::control::Limits;
+    use crate::neighbor::Macs;
+    use crate::punt::Punted;
+    use crate::verdict::Punt;
+
+    const R0: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 0]);
+    const R1: EthernetAddress = EthernetAddress([2, 0, 0, 0, 1, 1]);
+    const H1: EthernetAddress = EthernetAddress([2, 0, 0, 0, 2, 1]);
+    const NB: EthernetAddress = EthernetAddress([2, 0, 0, 0, 2, 9]);
+
+    fn a(s: &str) -> Ipv6Addr {
+        s.parse().unwrap()
+    }
+
+    /// Port 0: fd01::1/64; port 1: fd02::1/64, MTU 1280.
+    fn control() -> ControlPlane<Poptrie4> {
+        let (_, fib) = Fib::new(Poptrie4::default(), vec![vec![]]).publish();
+        let p = |s: &str| s.parse::<Prefix<u128>>().unwrap();
+        let routes = [(p("fd01::/64"), 1), (p("fd02::/64"), 2)];
+        let groups = vec![
+            vec![],
+            vec![Gateway { port: 0, addr: 0 }],
+            vec![Gateway { port: 1, addr: 0 }],
+        ];
+        let (_, fib6) = Fib::new(Poptrie6::from_routes(&routes).unwrap(), groups).publish();
+        let addrs6 = vec![a("fd01::1"), a("fd02::1")];
+        let port = |mac, mtu, own: &str| ControlPort {
+            local: Local {
+                addrs6: addrs6.clone(),
+                mtu,
+                ..Local::new(mac, Vec::new())
+            },
+            own: Vec::new(),
+            own6: vec![own.parse().unwrap()],
+        };
+        let ports = vec![port(R0, 1500, "fd01::1/64"), port(R1, 1280, "fd02::1/64")];
+        ControlPlane::new(ports, fib, Macs::default(), Limits::default()).with_v6(fib6)
+    }
+
+    fn punt(port: u16, kind: Punt, frame: Vec<u8>) -> Punted {
+        Punted { port, kind, frame }
+    }
+
+    /// An ICMPv6 message in a frame from `src` (H1) to `dst`.
+    fn icmp(src: &str, dst: &str, hop: u8, t: u8, rest: [u8; 4], body: &[u8]) -> Vec<u8> {
+        frame(
+            R0,
+            H1,
+            &icmpv6::packet(a(src), a(dst), hop, t, 0, rest, body),
+        )
+    }
+
+    /// A UDP packet of `len` bytes of IPv6 from h1 to `dst`.
+    fn udp(dst: &str, len: usize) -> Vec<u8> {
+        let mut ip = vec![0u8; len];
+        ipv6::Ipv6Repr {
+            src_addr: a("fd01::2"),
+            dst_addr: a(dst),
+            next_header: ipv6::NEXT_UDP,
+            payload_len: len - ipv6::HEADER_LEN,
+            hop_limit: 64,
+        }
+        .emit(&mut ip);
+        frame(R0, H1, &ip)
+    }
+
+    fn ip_of(f: &[u8]) -> Ipv6Packet<&[u8]> {
+        Ipv6Packet::new_checked(&f[HEADER_LEN..]).unwrap()
+    }
+
+    #[test]
+    fn answers_a_solicitation_for_its_address_and_learns_the_sender() {
+        let mut cp = control();
+        let ns = icmp(
+            "fd01::2",
+            "ff02::1:ff00:1",
+            255,
+            icmpv6::NEIGHBOR_SOLICIT,
+            [0; 4],
+            &icmpv6::nd_body(a("fd01::1"), true, H1),
+        );
+        let out = cp.handle(&punt(0, Punt::Nd, ns), 0);
+        assert_eq!(out.len(), 1);
+        let f = &out[0].1;
+        assert_eq!(&f[0..6], &H1.0, "to the solicitor's MAC");
+        let ip = ip_of(f);
+        assert_eq!(
+            (ip.src_addr(), ip.dst_addr(), ip.hop_limit()),
+            (a("fd01::1"), a("fd01::2"), 255)
+        );
+        assert!(icmpv6::verify(ip.src_addr(), ip.dst_addr(), ip.payload()));
+        assert_eq!(
+            icmpv6::parse_nd(ip.payload()),
+            Some(Nd::Advert {
+                target: a("fd01::1"),
+                target_ll: Some(R0),
+                flags: icmpv6::NA_ROUTER | icmpv6::NA_SOLICITED | icmpv6::NA_OVERRIDE,
+            })
+        );
+        assert_eq!(cp.neighbors().get(a("fd01::2")), Some(H1));
+
+        let mut forged = icmp(
+            "fd01::2",
+            "ff02::1:ff00:1",
+            64,
+            icmpv6::NEIGHBOR_SOLICIT,
+            [0; 4],
+            &icmpv6::nd_body(a("fd01::1"), true, H1),
+        );
+        assert!(
+            cp.handle(&punt(0, Punt::Nd, forged.clone()), 0).is_empty(),
+            "hop limit not 255"
+        );
+        forged[HEADER_LEN + 7] = 255;
+        forged[HEADER_LEN + 40 + 20] ^= 1;
+        assert!(
+            cp.handle(&punt(0, Punt::Nd, forged), 0).is_empty(),
+            "checksum no longer valid"
+        );
+    }
+
+    #[test]
+    fn resolves_an_ipv6_next_hop_and_sends_what_waited() {
+        let mut cp = control();
+        let out = cp.handle(&punt(0, Punt::Unresolved, udp("fd02::9", 100)), 0);
+        assert_eq!(out.len(), 1);
+        let (port, ns) = &out[0];
+        assert_eq!(*port, 1);
+        assert_eq!(
+            &ns[0..6],
+            &[0x33, 0x33, 0xff, 0, 0, 9],
+            "solicited-node group's MAC"
+        );
+        let ip = ip_of(ns);
+        assert_eq!(
+            (ip.src_addr(), ip.dst_addr()),
+            (a("fd02::1"), a("ff02::1:ff00:9"))
+        );
+        assert!(
+            matches!(icmpv6::parse_nd(ip.payload()), Some(Nd::Solicit { target, source_ll: Some(R1) }) if target == a("fd02::9"))
+        );
+
+        let na = frame(
+            R1,
+            NB,
+            &icmpv6::packet(
+                a("fd02::9"),
+                a("fd02::1"),
+                255,
+                icmpv6::NEIGHBOR_ADVERT,
+                0,
+                [icmpv6::NA_SOLICITED, 0, 0, 0],
+                &icmpv6::nd_body(a("fd02::9"), false, NB),
+            ),
+        );
+        let out = cp.handle(&punt(1, Punt::Nd, na), 1);
+        assert_eq!(out.len(), 1);
+        let (port, f) = &out[0];
+        assert_eq!((*port, &f[0..6], &f[6..12]), (1, &NB.0[..], &R1.0[..]));
+        assert_eq!(ip_of(f).hop_limit(), 63);
+    }
+
+    #[test]
+    fn too_big_and_echo() {
+        let mut cp = control();
+        let out = cp.handle(&punt(0, Punt::TooBig, udp("fd02::9", 1500)), 0);
+        let f = &out[0].1;
+        let ip = ip_of(f);
+        let msg = ip.payload();
+        assert_eq!(
+            (msg[0], &msg[4..8]),
+            (icmpv6::PACKET_TOO_BIG, &1280u32.to_be_bytes()[..])
+        );
+        assert!(
+            ip.total_len() <= icmpv6::MIN_MTU,
+            "the error fits the minimum MTU"
+        );
+        assert!(icmpv6::verify(ip.src_addr(), ip.dst_addr(), msg));
+        assert_eq!((ip.src_addr(), ip.dst_addr()), (a("fd01::1"), a("fd01::2")));
+
+        let ping = icmp(
+            "fd01::2",
+            "fd02::1",
+            64,
+            icmpv6::ECHO_REQUEST,
+            [0, 7, 0, 1],
+            b"abcd",
+        );
+        let out = cp.handle(&punt(0, Punt::Local, ping), 0);
+        let ip = ip_of(&out[0].1);
+        assert_eq!(ip.src_addr(), a("fd02::1"), "from the address pinged");
+        assert_eq!(&ip.payload()[..1], &[icmpv6::ECHO_REPLY]);
+        assert_eq!(&ip.payload()[4..], &[0, 7, 0, 1, b'a', b'b', b'c', b'd']);
+        assert!(icmpv6::verify(ip.src_addr(), ip.dst_addr(), ip.payload()));
+    }
+}
