@@ -1,7 +1,8 @@
 //! One router node: the per-core RFC 1812 forwarding pipeline, ARP/ND, ICMP, the punt path to the
 //! control plane, and configuration.
 //!
-//! - [`wire`]: typed views over the frames the data path touches (Ethernet, IPv4, ARP, ICMPv4) and
+//! - [`wire`]: typed views over the frames the data path touches (Ethernet, IPv4, IPv6, ARP,
+//!   ICMPv4, ICMPv6 and Neighbor Discovery) and
 //!   `Repr`s for the slow paths that build replies. The forwarding path reads and rewrites headers in
 //!   place through the views; nothing here allocates.
 //! - [`classify`]: the first pass over a received frame: RFC 1812 header validation and martian
@@ -11,8 +12,9 @@
 //! - [`pipeline`]: the per-core IPv4 forwarding pipeline: classify, batched FIB lookup, ECMP
 //!   path, neighbour MAC, RFC 1624 rewrite, one tx burst per output port.
 //! - [`punt`]: the rings between the data path and the control plane, and the punt rate limit.
-//! - [`control`]: the control plane: ARP (responder, resolver, gratuitous ARP), ICMP with a
-//!   limit per source, and the slow forwarding path (resolution, fragmentation).
+//! - [`control`]: the control plane: ARP and Neighbor Discovery (responder, resolver,
+//!   announcements), ICMP and ICMPv6 with a limit per source, and the slow forwarding path
+//!   (resolution, fragmentation, packet too big).
 //! - [`reply`]: the frames the control plane builds: ICMP echo replies, ICMP errors quoting the
 //!   offending datagram (never where RFC 1812 forbids one), ARP replies and requests.
 //! - [`fragment`]: IPv4 fragmentation for the slow path.
@@ -21,7 +23,7 @@
 //!   behind `brick show`.
 //! - [`verdict`]: the values the data path decides ([`DropReason`], [`Punt`]), each a counter.
 //!
-//! IPv6 and the routing protocols come next (see `docs/architecture.md`).
+//! The routing protocols come next (see `docs/architecture.md`).
 #![forbid(unsafe_code)]
 
 pub mod classify;
