@@ -7,7 +7,6 @@
 //!   198.18.0.0/16         FIB: ~1M prefixes          16 next hops 198.19.0.1-16
 //! ```
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -162,7 +161,7 @@ pub fn router_setup(routes: &[(Prefix<u32>, NextHop)]) -> Result<RouterSetup, Er
     let table_bytes = lpm.lookup_bytes();
     let max = routes.iter().map(|&(_, nh)| nh).max().unwrap_or(0);
     let mut groups = vec![Vec::new()];
-    let mut neighbors = HashMap::new();
+    let mut neighbors = MacTable::default();
     for k in 1..=max {
         let [hi, lo] = k.to_be_bytes();
         let gw = Ipv4Addr::new(198, 19, hi, lo);

@@ -265,7 +265,7 @@ impl<T: Lpm<u32>> Pipeline<T> {
                     .punt(&mut self.counters, port, Punt::TooBig, frame);
                 continue;
             }
-            let Some(mac) = macs.get(&next) else {
+            let Some(mac) = macs.get(next) else {
                 self.punt
                     .punt(&mut self.counters, port, Punt::Unresolved, frame);
                 continue;
@@ -382,7 +382,7 @@ mod tests {
                 ..Local::new(R1, vec![Ipv4Addr::new(198, 19, 0, 254)])
             },
         ];
-        let neighbors = Macs::new(MacTable::from([
+        let neighbors = Macs::new(MacTable::from_iter([
             (Ipv4Addr::new(198, 19, 0, 7).into(), NB),
             (Ipv4Addr::new(198, 19, 0, 9).into(), HOST),
         ]));

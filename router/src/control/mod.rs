@@ -609,7 +609,7 @@ mod tests {
         assert_eq!((&f[0..6], &f[6..12]), (&NB.0[..], &R1.0[..]));
         assert_eq!(f[22], 63);
         assert_eq!(checksum::checksum(&f[14..34]), 0);
-        assert_eq!(macs.load().get(&ip("10.2.0.9").into()), Some(&NB));
+        assert_eq!(macs.load().get(ip("10.2.0.9").into()), Some(&NB));
         assert_eq!(cp.counters.slow_forwarded, 1);
     }
 
