@@ -38,7 +38,7 @@ use std::str::FromStr;
 
 use brick_io::IdlePolicy;
 use brick_io::backend::PortSpec;
-use brick_routing::{Ipv4Prefix, Ipv6Prefix};
+use brick_routing::{Ipv4Prefix, Ipv6Prefix, Key, Prefix};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
 use toml::Spanned;
@@ -479,88 +479,35 @@ impl Config {
             });
         }
 
+        let subnets: Vec<_> = ports
+            .iter()
+            .flat_map(|p| &p.addresses)
+            .map(|a| (a.subnet(), a.addr))
+            .collect();
+        let subnets6: Vec<_> = ports
+            .iter()
+            .flat_map(|p| &p.addresses6)
+            .map(|a| (a.subnet(), a.addr))
+            .collect();
+        let port_of = |port: &Spanned<String>| {
+            ports
+                .iter()
+                .position(|p| &p.name == port.get_ref())
+                .map(|i| i as u16)
+                .ok_or_else(|| {
+                    at(
+                        port.span().start,
+                        format!("no port named {:?}", port.get_ref()),
+                    )
+                })
+        };
         let (mut routes, mut routes6) = (Vec::new(), Vec::new());
         for sr in &raw.routes {
-            let r = sr.get_ref();
-            let port_of = |port: &Spanned<String>| {
-                ports
-                    .iter()
-                    .position(|p| &p.name == port.get_ref())
-                    .map(|i| i as u16)
-                    .ok_or_else(|| {
-                        at(
-                            port.span().start,
-                            format!("no port named {:?}", port.get_ref()),
-                        )
-                    })
-            };
-            let neither = || {
-                at(
-                    sr.span().start,
-                    "a route needs exactly one of `via` (a gateway) or `port`".into(),
-                )
-            };
-            let not_neighbour = |via: &Spanned<String>| {
-                at(
-                    via.span().start,
-                    format!(
-                        "via {}: not a neighbour on any port's subnet",
-                        via.get_ref()
-                    ),
-                )
-            };
-            let bad_via = |via: &Spanned<String>, family: &str| {
-                at(
-                    via.span().start,
-                    format!("via {:?} is not an {family} address", via.get_ref()),
-                )
-            };
-            let prefix_at = r.prefix.span().start;
-            if r.prefix.get_ref().contains(':') {
-                let prefix: Ipv6Prefix = r
-                    .prefix
-                    .get_ref()
-                    .parse()
-                    .map_err(|e: brick_routing::Error| at(prefix_at, e.to_string()))?;
-                let target = match (&r.via, &r.port) {
-                    (Some(via), None) => {
-                        let gw: Ipv6Addr =
-                            via.get_ref().parse().map_err(|_| bad_via(via, "IPv6"))?;
-                        if !ports
-                            .iter()
-                            .flat_map(|p| &p.addresses6)
-                            .any(|a| a.subnet().contains(u128::from(gw)) && a.addr != gw)
-                        {
-                            return Err(not_neighbour(via));
-                        }
-                        RouteTarget::Via(gw)
-                    }
-                    (None, Some(port)) => RouteTarget::Port(port_of(port)?),
-                    _ => return Err(neither()),
-                };
+            if sr.get_ref().prefix.get_ref().contains(':') {
+                let (prefix, target) = route(sr, &subnets6, "IPv6", &at, &port_of)?;
                 routes6.push(StaticRoute6 { prefix, target });
             } else {
-                let prefix: Ipv4Prefix = r
-                    .prefix
-                    .get_ref()
-                    .parse()
-                    .map_err(|e: brick_routing::Error| at(prefix_at, e.to_string()))?;
-                let target = match (&r.via, &r.port) {
-                    (Some(via), None) => {
-                        let gw: Ipv4Addr =
-                            via.get_ref().parse().map_err(|_| bad_via(via, "IPv4"))?;
-                        if !ports
-                            .iter()
-                            .flat_map(|p| &p.addresses)
-                            .any(|a| a.subnet().contains(u32::from(gw)) && a.addr != gw)
-                        {
-                            return Err(not_neighbour(via));
-                        }
-                        RouteTarget::Via(gw)
-                    }
-                    (None, Some(port)) => RouteTarget::Port(port_of(port)?),
-                    _ => return Err(neither()),
-                };
+                let (prefix, target) = route(sr, &subnets, "IPv4", &at, &port_of)?;
                 routes.push(StaticRoute { prefix, target });
             }
         }
@@ -578,6 +525,54 @@ impl Config {
             routes6,
         })
     }
+}
+
+/// One static route of one family: its prefix, and a gateway on one of `subnets` (each with
+/// our address in it) or a port.
+fn route<K: Key, A: Copy + Eq + FromStr + Into<K>>(
+    sr: &Spanned<RawRoute>,
+    subnets: &[(Prefix<K>, A)],
+    family: &str,
+    at: &dyn Fn(usize, String) -> ConfigError,
+    port_of: &dyn Fn(&Spanned<String>) -> Result<u16, ConfigError>,
+) -> Result<(Prefix<K>, RouteTarget<A>), ConfigError> {
+    let r = sr.get_ref();
+    let prefix: Prefix<K> = r
+        .prefix
+        .get_ref()
+        .parse()
+        .map_err(|e: brick_routing::Error| at(r.prefix.span().start, e.to_string()))?;
+    let target = match (&r.via, &r.port) {
+        (Some(via), None) => {
+            let gw: A = via.get_ref().parse().map_err(|_| {
+                at(
+                    via.span().start,
+                    format!("via {:?} is not an {family} address", via.get_ref()),
+                )
+            })?;
+            if !subnets
+                .iter()
+                .any(|&(subnet, ours)| subnet.contains(gw.into()) && ours != gw)
+            {
+                return Err(at(
+                    via.span().start,
+                    format!(
+                        "via {}: not a neighbour on any port's subnet",
+                        via.get_ref()
+                    ),
+                ));
+            }
+            RouteTarget::Via(gw)
+        }
+        (None, Some(port)) => RouteTarget::Port(port_of(port)?),
+        _ => {
+            return Err(at(
+                sr.span().start,
+                "a route needs exactly one of `via` (a gateway) or `port`".into(),
+            ));
+        }
+    };
+    Ok((prefix, target))
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff`.

@@ -194,6 +194,26 @@ fn mac_of(ns: &Netns, ifname: &str) -> [u8; 6] {
     mac
 }
 
+/// A UDP traceroute from `ns` to `dst`, one probe per hop, at most 5 hops; its output.
+fn traceroute(ns: &Netns, v6: bool, dst: &str) -> String {
+    let family = if v6 { "-6" } else { "-4" };
+    ok(
+        ns,
+        &[
+            "traceroute",
+            family,
+            "-n",
+            "-q",
+            "1",
+            "-w",
+            "2",
+            "-m",
+            "5",
+            dst,
+        ],
+    )
+}
+
 struct Server(Child);
 
 impl Drop for Server {
@@ -220,38 +240,12 @@ fn scenario(prefix: &str, backend: &str) {
     ok(h2, &["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.1.0.2"]);
 
     // traceroute (UDP probes): the router is hop 1, by its address on h1's side.
-    let tr = ok(
-        h1,
-        &[
-            "traceroute",
-            "-n",
-            "-q",
-            "1",
-            "-w",
-            "2",
-            "-m",
-            "5",
-            "10.2.0.2",
-        ],
-    );
+    let tr = traceroute(h1, false, "10.2.0.2");
     let hops: Vec<&str> = tr.lines().skip(1).collect();
     assert!(hops.len() == 2, "two hops:\n{tr}");
     assert!(hops[0].contains("10.1.0.1"), "hop 1 is the router:\n{tr}");
     assert!(hops[1].contains("10.2.0.2"), "hop 2 is h2:\n{tr}");
-    let tr = ok(
-        h1,
-        &[
-            "traceroute",
-            "-n",
-            "-q",
-            "1",
-            "-w",
-            "2",
-            "-m",
-            "3",
-            "10.2.0.1",
-        ],
-    );
+    let tr = traceroute(h1, false, "10.2.0.1");
     assert!(
         tr.lines().nth(1).is_some_and(|l| l.contains("10.2.0.1")),
         "a traceroute to the router ends at it (port unreachable):\n{tr}"
@@ -317,21 +311,7 @@ fn scenario(prefix: &str, backend: &str) {
         h2,
         &["ping", "-6", "-c", "3", "-i", "0.2", "-W", "2", "fd01::2"],
     );
-    let tr = ok(
-        h1,
-        &[
-            "traceroute",
-            "-6",
-            "-n",
-            "-q",
-            "1",
-            "-w",
-            "2",
-            "-m",
-            "5",
-            "fd02::2",
-        ],
-    );
+    let tr = traceroute(h1, true, "fd02::2");
     let hops: Vec<&str> = tr.lines().skip(1).collect();
     assert!(
         hops.len() == 2 && hops[0].contains("fd01::1") && hops[1].contains("fd02::2"),
