@@ -234,18 +234,20 @@ fn topology(size: usize) -> Result<Topology, Error> {
 }
 
 /// Makes r1's NAPI a kernel thread on `core`.
-fn pin_napi(r: &Netns, core: usize) -> Result<(), Error> {
-    ok(r, &["sh", "-c", "echo 1 > /sys/class/net/r1/threaded"])?;
+fn pin_napi(ns: &Netns, ifname: &str, core: usize) -> Result<(), Error> {
+    let threaded = format!("echo 1 > /sys/class/net/{ifname}/threaded");
+    ok(ns, &["sh", "-c", &threaded])?;
     let ps = brick_io::netns::sh("ps", &["-e", "-o", "pid=,comm="])?;
+    let name = format!("napi/{ifname}-");
     let pids: Vec<&str> = ps
         .lines()
-        .filter(|l| l.contains("napi/r1-"))
+        .filter(|l| l.contains(&name))
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     if pids.is_empty() {
-        return Err(Error::Usage(
-            "no napi/r1-* thread after enabling threaded NAPI".into(),
-        ));
+        return Err(Error::Usage(format!(
+            "no {name}* thread after enabling threaded NAPI"
+        )));
     }
     for pid in pids {
         brick_io::netns::sh("taskset", &["-pc", &core.to_string(), pid])?;
@@ -315,6 +317,11 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
     };
     let topo = topology(f.size)?;
     let sink = topo.sink_ns.enter(|| DropSink::attach("s0"))??;
+    // The sink's receive work would otherwise run on whichever core transmits into r2 (the
+    // router's): on the generator's core it costs the router nothing, as a NIC's wire would.
+    if let Some(c) = gen_core {
+        pin_napi(&topo.sink_ns, "s0", c)?;
+    }
     let frame = frame(
         f.size,
         mac_of(&topo.gen_ns, "g0")?,
@@ -322,7 +329,7 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
     );
     let live = topo.gen_ns.enter(|| LiveFrames::new("g0", &frame, 64))??;
     if f.napi == Napi::Router {
-        pin_napi(&topo.router, router_core)?;
+        pin_napi(&topo.router, "r1", router_core)?;
     }
     let mut results = Vec::new();
     for &dut in &f.duts {
@@ -409,7 +416,7 @@ addresses = ["10.2.0.1/24"]
         }
     }
     let placement = format!(
-        "generator on core {}, router on core {router_core}, r1's NAPI {}, s0's NAPI (the sink's XDP program) on the core that transmits into r2",
+        "generator on core {}, router on core {router_core}, r1's NAPI {}, s0's NAPI (the sink's XDP program) threaded on the generator's core",
         gen_core.map_or("-".into(), |c| c.to_string()),
         match f.napi {
             Napi::Router => format!("threaded and pinned to core {router_core}"),
