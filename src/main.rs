@@ -273,6 +273,10 @@ enum BenchCmd {
         /// A route file loaded into Brick as static routes (e.g. a full Internet table).
         #[arg(long)]
         table: Option<PathBuf>,
+        /// Also search each router's RFC 2544 throughput: the highest rate (paced in the
+        /// generator's program) forwarded without loss, 2-second trials, 2 % resolution.
+        #[arg(long)]
+        rfc2544: bool,
         /// Print only the JSON line.
         #[arg(long)]
         json: bool,
@@ -628,6 +632,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             routers,
             napi,
             table,
+            rfc2544,
             json,
         } => {
             let r = brick_bench::forward::run(&brick_bench::forward::Forward {
@@ -636,6 +641,7 @@ fn bench(b: BenchCmd) -> Result<()> {
                 duts: routers,
                 napi,
                 table,
+                rfc2544,
             })?;
             if !json {
                 print!("{}", r.table());

@@ -240,17 +240,32 @@ pub(crate) fn map_update(map: &OwnedFd, key: u32, value: u32) -> io::Result<()> 
     bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
 }
 
-/// `map[key]` for a map of u32 keys and u64 values.
-pub(crate) fn map_lookup_u64(map: &OwnedFd, key: u32) -> io::Result<u64> {
-    let mut value = 0u64;
+/// `map[key]` for a map of u32 keys whose values are `N` u64s.
+pub(crate) fn map_lookup_u64s<const N: usize>(map: &OwnedFd, key: u32) -> io::Result<[u64; N]> {
+    let mut value = [0u64; N];
     let mut attr = MapElemAttr {
         map_fd: map.as_raw_fd() as u32,
         key: (&raw const key) as u64,
-        value: (&raw mut value) as u64,
+        value: value.as_mut_ptr() as u64,
         ..Default::default()
     };
     bpf(BPF_MAP_LOOKUP_ELEM, &mut attr)?;
     Ok(value)
+}
+
+/// `map[key] = value` for a map of u32 keys whose values are `N` u64s.
+pub(crate) fn map_update_u64s<const N: usize>(
+    map: &OwnedFd,
+    key: u32,
+    value: &[u64; N],
+) -> io::Result<()> {
+    let mut attr = MapElemAttr {
+        map_fd: map.as_raw_fd() as u32,
+        key: (&raw const key) as u64,
+        value: value.as_ptr() as u64,
+        ..Default::default()
+    };
+    bpf(BPF_MAP_UPDATE_ELEM, &mut attr).map(drop)
 }
 
 /// The loaded program and its maps.

@@ -37,6 +37,9 @@ const ST_W: u8 = 0x62; // BPF_ST | BPF_MEM | BPF_W: store an immediate
 const ST_H: u8 = 0x6a;
 const STX_H: u8 = 0x6b;
 const STX_DW: u8 = 0x7b;
+const LDX_DW: u8 = 0x79;
+const ADD64_X: u8 = 0x0f;
+const JGE_X: u8 = 0x3d;
 const AND64_K: u8 = 0x57;
 const ATOMIC_DW: u8 = 0xdb; // BPF_STX | BPF_ATOMIC | BPF_DW
 const ATOMIC_ADD: i32 = 0x00;
@@ -89,8 +92,11 @@ struct XdpMd {
 }
 
 /// The generator program (see the module doc). `tpl` is the first 42 bytes of the frame,
-/// `flows` a power of two.
-fn generator(counter: RawFd, ifindex: u32, tpl: &[u8], flows: u16) -> [Insn; 41] {
+/// `flows` a power of two. `state` is an array map of one value, three u64s: the sequence
+/// number (frames sent), the time the next frame may leave, and the interval between frames
+/// (0: as fast as the core goes). A frame whose time has not come is dropped before it is
+/// written, which paces the kernel's loop to the nanosecond without sleeping.
+fn generator(state: RawFd, ifindex: u32, tpl: &[u8], flows: u16) -> [Insn; 51] {
     // A 32-bit immediate store writes the immediate's little-endian bytes.
     let w = |o: usize| i32::from_le_bytes([tpl[o], tpl[o + 1], tpl[o + 2], tpl[o + 3]]);
     let h = i32::from(u16::from_le_bytes([tpl[40], tpl[41]]));
@@ -99,43 +105,53 @@ fn generator(counter: RawFd, ifindex: u32, tpl: &[u8], flows: u16) -> [Insn; 41]
         /* 1 */ insn(ST_W, 10, 0, -4, 0), // key 0 on the stack
         /* 2 */ insn(MOV64_X, 2, 10, 0, 0),
         /* 3 */ insn(ADD64_K, 2, 0, 0, -4), // r2 = &key
-        /* 4 */ insn(LD_DW, 1, BPF_PSEUDO_MAP_FD, 0, counter),
+        /* 4 */ insn(LD_DW, 1, BPF_PSEUDO_MAP_FD, 0, state),
         /* 5 */ insn(0, 0, 0, 0, 0),
-        /* 6 */ insn(CALL, 0, 0, 0, FN_MAP_LOOKUP_ELEM), // r0 = &counter or NULL
-        /* 7 */ insn(JEQ_K, 0, 0, 31, 0), // NULL -> 39 drop
-        /* 8 */ insn(LDX_W, 7, 6, MD_DATA, 0), // r7 = data (kept across calls)
-        /* 9 */ insn(LDX_W, 3, 6, MD_DATA_END, 0), // r3 = data_end
-        /* 10 */ insn(MOV64_X, 4, 7, 0, 0),
-        /* 11 */ insn(ADD64_K, 4, 0, 0, MIN_LIVE_FRAME as i32),
-        /* 12 */ insn(JGT_X, 4, 3, 26, 0), // shorter than what we write -> 39 drop
-        /* 13 */ insn(ST_W, 7, 0, 0, w(0)), // 13..23: the header, from the template
-        /* 14 */ insn(ST_W, 7, 0, 4, w(4)),
-        /* 15 */ insn(ST_W, 7, 0, 8, w(8)),
-        /* 16 */ insn(ST_W, 7, 0, 12, w(12)),
-        /* 17 */ insn(ST_W, 7, 0, 16, w(16)),
-        /* 18 */ insn(ST_W, 7, 0, 20, w(20)),
-        /* 19 */ insn(ST_W, 7, 0, 24, w(24)),
-        /* 20 */ insn(ST_W, 7, 0, 28, w(28)),
-        /* 21 */ insn(ST_W, 7, 0, 32, w(32)),
-        /* 22 */ insn(ST_W, 7, 0, 36, w(36)),
-        /* 23 */ insn(ST_H, 7, 0, 40, h),
-        /* 24 */ insn(MOV64_K, 1, 0, 0, 1),
-        /* 25 */ insn(ATOMIC_DW, 0, 1, 0, ATOMIC_FETCH_ADD), // r1 = counter++
-        /* 26 */ insn(MOV64_X, 2, 1, 0, 0),
-        /* 27 */ insn(AND64_K, 2, 0, 0, i32::from(flows - 1)), // flow = seq % flows
-        /* 28 */ insn(END_BE, 2, 0, 0, 16),
-        /* 29 */ insn(STX_H, 7, 2, 34, 0), // UDP source port = flow
-        /* 30 */ insn(END_BE, 1, 0, 0, 32),
-        /* 31 */ insn(STX_W, 7, 1, SEQ_AT as i16, 0), // sequence number
-        /* 32 */ insn(CALL, 0, 0, 0, FN_KTIME_GET_NS),
-        /* 33 */ insn(END_BE, 0, 0, 0, 64),
-        /* 34 */ insn(STX_DW, 7, 0, SEQ_AT as i16 + 4, 0), // timestamp
-        /* 35 */ insn(MOV64_K, 1, 0, 0, ifindex as i32),
-        /* 36 */ insn(MOV64_K, 2, 0, 0, 0),
-        /* 37 */ insn(CALL, 0, 0, 0, FN_REDIRECT), // r0 = XDP_REDIRECT
-        /* 38 */ insn(EXIT, 0, 0, 0, 0),
-        /* 39 */ insn(MOV64_K, 0, 0, 0, XDP_DROP),
-        /* 40 */ insn(EXIT, 0, 0, 0, 0),
+        /* 6 */ insn(CALL, 0, 0, 0, FN_MAP_LOOKUP_ELEM), // r0 = &state or NULL
+        /* 7 */ insn(JEQ_K, 0, 0, 41, 0), // NULL -> 49 drop
+        /* 8 */ insn(MOV64_X, 8, 0, 0, 0), // r8 = &state (kept across calls)
+        /* 9 */ insn(CALL, 0, 0, 0, FN_KTIME_GET_NS),
+        /* 10 */ insn(MOV64_X, 9, 0, 0, 0), // r9 = now
+        /* 11 */ insn(LDX_DW, 1, 8, 8, 0), // r1 = next
+        /* 12 */ insn(JGT_X, 1, 9, 36, 0), // not yet -> 49 drop
+        /* 13 */ insn(LDX_DW, 2, 8, 16, 0), // r2 = interval
+        /* 14 */ insn(ADD64_X, 1, 2, 0, 0), // next += interval
+        /* 15 */ insn(JGE_X, 1, 9, 1, 0), // behind: no catching up in a burst
+        /* 16 */ insn(MOV64_X, 1, 9, 0, 0), // next = now
+        /* 17 */ insn(STX_DW, 8, 1, 8, 0),
+        /* 18 */ insn(LDX_W, 7, 6, MD_DATA, 0), // r7 = data
+        /* 19 */ insn(LDX_W, 3, 6, MD_DATA_END, 0), // r3 = data_end
+        /* 20 */ insn(MOV64_X, 4, 7, 0, 0),
+        /* 21 */ insn(ADD64_K, 4, 0, 0, MIN_LIVE_FRAME as i32),
+        /* 22 */ insn(JGT_X, 4, 3, 26, 0), // shorter than what we write -> 49 drop
+        /* 23 */ insn(ST_W, 7, 0, 0, w(0)), // 23..33: the header, from the template
+        /* 24 */ insn(ST_W, 7, 0, 4, w(4)),
+        /* 25 */ insn(ST_W, 7, 0, 8, w(8)),
+        /* 26 */ insn(ST_W, 7, 0, 12, w(12)),
+        /* 27 */ insn(ST_W, 7, 0, 16, w(16)),
+        /* 28 */ insn(ST_W, 7, 0, 20, w(20)),
+        /* 29 */ insn(ST_W, 7, 0, 24, w(24)),
+        /* 30 */ insn(ST_W, 7, 0, 28, w(28)),
+        /* 31 */ insn(ST_W, 7, 0, 32, w(32)),
+        /* 32 */ insn(ST_W, 7, 0, 36, w(36)),
+        /* 33 */ insn(ST_H, 7, 0, 40, h),
+        /* 34 */ insn(MOV64_K, 1, 0, 0, 1),
+        /* 35 */ insn(ATOMIC_DW, 8, 1, 0, ATOMIC_FETCH_ADD), // r1 = seq++
+        /* 36 */ insn(MOV64_X, 2, 1, 0, 0),
+        /* 37 */ insn(AND64_K, 2, 0, 0, i32::from(flows - 1)), // flow = seq % flows
+        /* 38 */ insn(END_BE, 2, 0, 0, 16),
+        /* 39 */ insn(STX_H, 7, 2, 34, 0), // UDP source port = flow
+        /* 40 */ insn(END_BE, 1, 0, 0, 32),
+        /* 41 */ insn(STX_W, 7, 1, SEQ_AT as i16, 0), // sequence number
+        /* 42 */ insn(MOV64_X, 0, 9, 0, 0),
+        /* 43 */ insn(END_BE, 0, 0, 0, 64),
+        /* 44 */ insn(STX_DW, 7, 0, SEQ_AT as i16 + 4, 0), // timestamp
+        /* 45 */ insn(MOV64_K, 1, 0, 0, ifindex as i32),
+        /* 46 */ insn(MOV64_K, 2, 0, 0, 0),
+        /* 47 */ insn(CALL, 0, 0, 0, FN_REDIRECT), // r0 = XDP_REDIRECT
+        /* 48 */ insn(EXIT, 0, 0, 0, 0),
+        /* 49 */ insn(MOV64_K, 0, 0, 0, XDP_DROP),
+        /* 50 */ insn(EXIT, 0, 0, 0, 0),
     ]
 }
 
@@ -167,13 +183,14 @@ fn sink(counter: RawFd) -> [Insn; 21] {
     ]
 }
 
-fn counter_map(what: &str) -> Result<OwnedFd, Error> {
-    bpf::map_create(BPF_MAP_TYPE_ARRAY, 8, 1, "brick_count")
-        .map_err(|e| bpf::bpf_error(what, "create the counter map", e))
+/// An array map of one value of `N` u64s.
+fn state_map<const N: usize>(what: &str) -> Result<OwnedFd, Error> {
+    bpf::map_create(BPF_MAP_TYPE_ARRAY, 8 * N as u32, 1, "brick_state")
+        .map_err(|e| bpf::bpf_error(what, "create the state map", e))
 }
 
-fn read_counter(what: &str, map: &OwnedFd) -> Result<u64, Error> {
-    bpf::map_lookup_u64(map, 0).map_err(|e| bpf::bpf_error(what, "read the counter", e))
+fn read_state<const N: usize>(what: &str, map: &OwnedFd) -> Result<[u64; N], Error> {
+    bpf::map_lookup_u64s(map, 0).map_err(|e| bpf::bpf_error(what, "read the state map", e))
 }
 
 /// A live-frame sender out of one interface (see the module doc). Runs in the network namespace
@@ -200,7 +217,7 @@ impl LiveFrames {
             )));
         }
         let ifindex = sys::ifindex(ifname)?;
-        let counter = counter_map(&what)?;
+        let counter = state_map::<3>(&what)?;
         let insns = generator(counter.as_raw_fd(), ifindex, &frame[..42], flows);
         let prog = bpf::load_program(&what, "brick_gen", &insns)?;
         Ok(LiveFrames {
@@ -244,7 +261,16 @@ impl LiveFrames {
 
     /// Frames the program has laid out so far (sent or lost by the redirect).
     pub fn generated(&self) -> Result<u64, Error> {
-        read_counter(&self.what, &self.counter)
+        Ok(read_state::<3>(&self.what, &self.counter)?[0])
+    }
+
+    /// Paces the following frames to `pps` per second (0: as fast as the core goes); call it
+    /// while no [`LiveFrames::send`] runs.
+    pub fn set_rate(&self, pps: f64) -> Result<(), Error> {
+        let [seq, _, _] = read_state::<3>(&self.what, &self.counter)?;
+        let interval = if pps > 0.0 { (1e9 / pps) as u64 } else { 0 };
+        bpf::map_update_u64s(&self.counter, 0, &[seq, 0, interval])
+            .map_err(|e| bpf::bpf_error(&self.what, "set the rate", e))
     }
 }
 
@@ -265,7 +291,7 @@ impl DropSink {
     pub fn attach(ifname: &str) -> Result<Self, Error> {
         let what = format!("xdp drop sink on {ifname}");
         let ifindex = sys::ifindex(ifname)?;
-        let counter = counter_map(&what)?;
+        let counter = state_map::<1>(&what)?;
         let prog = bpf::load_program(&what, "brick_sink", &sink(counter.as_raw_fd()))?;
         let (link, native) = bpf::link(&what, ifindex, &prog, XdpAttach::Auto)?;
         Ok(DropSink {
@@ -278,7 +304,7 @@ impl DropSink {
 
     /// Frames counted (and dropped) so far.
     pub fn count(&self) -> Result<u64, Error> {
-        read_counter(&self.what, &self.counter)
+        Ok(read_state::<1>(&self.what, &self.counter)?[0])
     }
 }
 
@@ -298,8 +324,12 @@ mod tests {
     fn jumps_land_where_the_comments_say() {
         let g = generator(3, 1, &[0; 42], 8);
         let target = |p: &[Insn], at: usize| (at as i64 + 1 + i64::from(p[at].off)) as usize;
-        assert_eq!((target(&g, 7), target(&g, 12)), (39, 39));
-        assert_eq!((g[38].code, g[40].code), (EXIT, EXIT));
+        assert_eq!(
+            (target(&g, 7), target(&g, 12), target(&g, 22)),
+            (49, 49, 49)
+        );
+        assert_eq!(target(&g, 15), 17);
+        assert_eq!((g[48].code, g[50].code), (EXIT, EXIT));
         let s = sink(3);
         assert_eq!((target(&s, 5), target(&s, 7), target(&s, 14)), (8, 19, 17));
     }
@@ -338,5 +368,22 @@ mod tests {
         assert!(got > 0, "nothing arrived: is the peer's NAPI on?");
         eprintln!("live frames: {sent} generated, {got} received by the sink");
         assert!(got as f64 >= 0.99 * sent as f64, "{got} of {sent}");
+
+        // Paced at 200 kpps, a call of 2^20 frames lasts about as long as 200k frames take.
+        let (sent, secs) = a
+            .enter(|| {
+                let g = LiveFrames::new("blfa0", &frame, 4)?;
+                g.set_rate(200_000.0)?;
+                let t = std::time::Instant::now();
+                while t.elapsed().as_secs_f64() < 0.5 {
+                    g.send(1 << 22, 64)?;
+                }
+                Ok::<_, Error>((g.generated()?, t.elapsed().as_secs_f64()))
+            })
+            .unwrap()
+            .unwrap();
+        let rate = sent as f64 / secs;
+        eprintln!("paced live frames: {rate:.0} pps for 200000 asked");
+        assert!((150_000.0..=210_000.0).contains(&rate), "{rate} pps");
     }
 }
