@@ -95,7 +95,7 @@ pub fn classify(frame: &[u8], local: &Local) -> Class {
     match eth.ethertype() {
         EtherType::Ipv4 => {}
         EtherType::Arp => return Class::Punt(Punt::Arp),
-        EtherType::Ipv6 => return classify6(&frame[HEADER_LEN..], local),
+        EtherType::Ipv6 => return classify6(&frame[HEADER_LEN..], local, dst_mac.is_unicast()),
         _ => return Class::Drop(DropReason::UnknownEtherType),
     }
     let ip = &frame[HEADER_LEN..];
@@ -141,12 +141,17 @@ pub fn classify(frame: &[u8], local: &Local) -> Class {
     if p.ttl() <= 1 {
         return Class::Punt(Punt::TtlExceeded);
     }
+    if !dst_mac.is_unicast() {
+        // RFC 1812 5.3.4: a unicast packet in a link-layer broadcast or multicast frame is not
+        // forwarded (another router on the segment would forward it too).
+        return Class::Drop(DropReason::Multicast);
+    }
     Class::Forward { dst }
 }
 
 /// The first pass for IPv6 (RFC 8200, RFC 4291 2.5.6 for link-local scope).
 #[inline]
-fn classify6(ip: &[u8], local: &Local) -> Class {
+fn classify6(ip: &[u8], local: &Local, l2_unicast: bool) -> Class {
     let Ok(p) = Ipv6Packet::new_checked(ip) else {
         return Class::Drop(if ip.len() < ipv6::HEADER_LEN {
             DropReason::Truncated
@@ -189,6 +194,9 @@ fn classify6(ip: &[u8], local: &Local) -> Class {
     }
     if p.hop_limit() <= 1 {
         return Class::Punt(Punt::TtlExceeded);
+    }
+    if !l2_unicast {
+        return Class::Drop(DropReason::Multicast);
     }
     Class::Forward6 { dst }
 }
@@ -248,6 +256,13 @@ mod tests {
             Class::Forward {
                 dst: Ipv4Addr::new(198, 19, 0, 1)
             }
+        );
+        let mut broadcast = udp([198, 18, 0, 1], [198, 19, 0, 1]);
+        broadcast[0..6].fill(0xff);
+        assert_eq!(
+            classify(&broadcast, &local()),
+            Class::Drop(DropReason::Multicast),
+            "RFC 1812 5.3.4: not forwarded from a link-layer broadcast"
         );
     }
 

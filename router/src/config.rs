@@ -105,8 +105,13 @@ impl FromStr for IfAddr {
             .ok()
             .filter(|l| (1..=32).contains(l))
             .ok_or_else(|| format!("prefix length {l:?} must be 1..=32"))?;
-        let host = u32::from(addr) & (u32::MAX >> len);
-        if len < 31 && (host == 0 || host == u32::MAX >> len) {
+        let o = addr.octets();
+        if o[0] == 0 || o[0] == 127 || addr.is_multicast() || o[0] >= 240 {
+            return Err(format!("{s}: not a unicast address an interface can have"));
+        }
+        let host_mask = u32::MAX.checked_shr(u32::from(len)).unwrap_or(0);
+        let host = u32::from(addr) & host_mask;
+        if len < 31 && (host == 0 || host == host_mask) {
             return Err(format!(
                 "{s}: the network or broadcast address of its subnet is not an interface address"
             ));
@@ -353,7 +358,7 @@ struct RawPort {
     backend: Backend,
     #[serde(default)]
     addresses: Vec<Spanned<String>>,
-    mtu: Option<u16>,
+    mtu: Option<Spanned<u16>>,
     mac: Option<Spanned<String>>,
 }
 
@@ -416,6 +421,17 @@ impl Config {
             return Err(at(cores_at, "cores: a core is listed twice".into()));
         }
         let workers = cores.len();
+        for (what, rate) in [
+            ("punt_rate", raw.control.punt_rate),
+            ("icmp_rate", raw.control.icmp_rate),
+        ] {
+            if rate == 0 {
+                return Err(at(
+                    text.find(what).unwrap_or(0),
+                    format!("{what} = 0 would silence the control plane; give a rate per second"),
+                ));
+            }
+        }
 
         if raw.ports.is_empty() {
             return Err(at(text.len(), "no [[port]] defined".into()));
@@ -426,10 +442,23 @@ impl Config {
         for sp in &raw.ports {
             let p = sp.get_ref();
             let name = p.name.get_ref().clone();
-            if name.is_empty() || !names.insert(name.clone()) {
+            if name.is_empty()
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            {
                 return Err(at(
                     p.name.span().start,
-                    format!("port name {name:?} is empty or used twice"),
+                    format!(
+                        "port name {name:?}: letters, digits, `_`, `.` and `-` only (it is a \
+                         metrics label)"
+                    ),
+                ));
+            }
+            if !names.insert(name.clone()) {
+                return Err(at(
+                    p.name.span().start,
+                    format!("port name {name:?} is used twice"),
                 ));
             }
             let mut backend = p.backend.0.clone();
@@ -457,12 +486,22 @@ impl Config {
                     ));
                 }
             }
-            if let Some(m) = p.mtu
+            let mtu = p.mtu.as_ref().map(|m| (*m.get_ref(), m.span().start));
+            if let Some((m, mtu_at)) = mtu
                 && !(576..=9000).contains(&m)
             {
                 return Err(at(
-                    sp.span().start,
+                    mtu_at,
                     format!("port {name}: mtu {m} outside 576..=9000"),
+                ));
+            }
+            if let Some((m, mtu_at)) = mtu
+                && m < 1280
+                && !addresses6.is_empty()
+            {
+                return Err(at(
+                    mtu_at,
+                    format!("port {name}: mtu {m} is below IPv6's minimum of 1280 (RFC 8200 5)"),
                 ));
             }
             let mac = match &p.mac {
@@ -474,7 +513,7 @@ impl Config {
                 backend,
                 addresses,
                 addresses6,
-                mtu: p.mtu,
+                mtu: mtu.map(|(m, _)| m),
                 mac,
             });
         }
@@ -713,6 +752,9 @@ via = "fd02::2"
                 "invalid socket address",
             ),
             ("name = \"wan\"", "name = \"lan\"", "used twice"),
+            ("name = \"wan\"", "name = \"w\\\"an\"", "letters, digits"),
+            ("\"10.1.0.1/24\"", "\"224.0.0.5/24\"", "not a unicast"),
+            ("mtu = 1280", "mtu = 1000", "below IPv6's minimum"),
             ("\"fd02::1/64\"", "\"fe80::1/64\"", "link-local"),
             ("via = \"fd02::2\"", "via = \"fd09::2\"", "not a neighbour"),
             (
@@ -734,6 +776,14 @@ via = "fd02::2"
     fn the_shipped_example_is_valid() {
         let c = Config::parse("deploy/node.toml", include_str!("../../deploy/node.toml")).unwrap();
         assert_eq!((c.ports.len(), c.routes.len()), (2, 2));
+    }
+
+    #[test]
+    fn edge_values() {
+        let host: IfAddr = "10.1.0.1/32".parse().unwrap();
+        assert_eq!((host.broadcast(), host.subnet().len()), (None, 32));
+        let e = err(&GOOD.replace("[control]\n", "[control]\npunt_rate = 0\n"));
+        assert!(e.reason.contains("punt_rate = 0"), "{e}");
     }
 
     #[test]

@@ -18,7 +18,8 @@ pub enum DropReason {
     MartianSource,
     /// Martian destination: 0/8, 127/8, class E (RFC 1812 5.3.7).
     MartianDestination,
-    /// A multicast destination this router does not route and no protocol of ours listens to.
+    /// A multicast destination this router does not route and no protocol of ours listens to,
+    /// or a unicast packet in a link-layer broadcast or multicast frame (RFC 1812 5.3.4).
     Multicast,
     /// An EtherType the router does not handle.
     UnknownEtherType,

@@ -271,16 +271,8 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         let cp = &self.ports[usize::from(port)];
         let for_us = cp.own.iter().any(|a| a.addr == arp.target_protocol_addr);
         let own = Local::new(cp.local.mac, cp.own.iter().map(|a| a.addr).collect());
-        let before = self.neighbors.get(arp.source_protocol_addr);
-        let learned = self.neighbors.learn(
-            arp.source_protocol_addr,
-            arp.source_hardware_addr,
-            for_us,
-            now_ms,
-        );
-        if self.neighbors.get(arp.source_protocol_addr) != before {
-            self.macs.publish(self.neighbors.macs());
-        }
+        let src = IpAddr::V4(arp.source_protocol_addr);
+        let learned = self.learn(port, src, arp.source_hardware_addr, for_us, now_ms);
         if let Some(Action::Send(mac, waiting)) = learned {
             self.send_waiting(mac, waiting, out);
         }
@@ -289,6 +281,50 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             self.counters.arp_replies += 1;
             out.push((port, r));
         }
+    }
+
+    /// Learns `ip` at `mac` from a packet received on `port`, if `ip` is on that port's link
+    /// (a neighbour is never learned from another port: a host on one side must not redirect
+    /// the traffic of the other); publishes the MACs when an entry changed.
+    fn learn(
+        &mut self,
+        port: u16,
+        ip: IpAddr,
+        mac: EthernetAddress,
+        for_us: bool,
+        now_ms: u64,
+    ) -> Option<Action<Waiting>> {
+        if !self.on_link(port, ip) {
+            self.counters.unhandled += 1;
+            return None;
+        }
+        let before = self.neighbors.get(ip);
+        let learned = self.neighbors.learn(ip, mac, for_us, now_ms);
+        if self.neighbors.get(ip) != before {
+            self.macs.publish(self.neighbors.macs());
+        }
+        learned
+    }
+
+    /// Whether `ip` is directly reachable out of `port` (a connected or on-link route).
+    fn on_link(&self, port: u16, ip: IpAddr) -> bool {
+        let gw = match ip {
+            IpAddr::V4(a) => {
+                let fib = self.fib.load();
+                let nh = fib.lookup(u32::from(a));
+                fib.path(nh, 0)
+                    .filter(|_| nh != NO_ROUTE)
+                    .map(|g| (g.port, g.addr == 0))
+            }
+            IpAddr::V6(a) => self.fib6.as_ref().and_then(|f| {
+                let fib = f.load();
+                let nh = fib.lookup(u128::from(a));
+                fib.path(nh, 0)
+                    .filter(|_| nh != NO_ROUTE)
+                    .map(|g| (g.port, g.addr == 0))
+            }),
+        };
+        gw == Some((port, true))
     }
 
     fn local(&mut self, port: u16, frame: &[u8], now_ms: u64, out: &mut Out) {
@@ -736,6 +772,14 @@ mod tests {
             cp.neighbors().get(ip("10.1.0.2")),
             Some(H1),
             "learned from the request"
+        );
+        // A host on port 0 claiming an address of port 1's subnet teaches nothing.
+        let spoof = reply::arp_request(H1, ip("10.2.0.9"), ip("10.1.0.1"), None);
+        cp.handle(&punted(0, Punt::Arp, spoof), 0);
+        assert_eq!(
+            cp.neighbors().get(ip("10.2.0.9")),
+            None,
+            "not learned across ports"
         );
     }
 }

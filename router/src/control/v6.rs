@@ -116,21 +116,24 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 );
                 let learned = match source_ll {
                     Some(ll) if !src.is_unspecified() => {
-                        self.neighbors.learn(src, ll, true, now_ms)
+                        self.learn(port, IpAddr::V6(src), ll, true, now_ms)
                     }
                     _ => None,
                 };
                 (learned, Some(frame(to_mac, mac, &ip)))
             }
+            // RFC 4861 7.2.5: an advertisement without the target's link-layer address does
+            // not complete a resolution.
             Nd::Advert {
-                target, target_ll, ..
+                target,
+                target_ll: Some(ll),
+                ..
             } => (
-                self.neighbors
-                    .learn(target, target_ll.unwrap_or(eth_src), false, now_ms),
+                self.learn(port, IpAddr::V6(target), ll, false, now_ms),
                 None,
             ),
+            Nd::Advert { .. } => (None, None),
         };
-        self.macs.publish(self.neighbors.macs());
         if let Some(Action::Send(mac, waiting)) = learned {
             self.send_waiting(mac, waiting, out);
         }
@@ -157,8 +160,9 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 let reply =
                     icmpv6::packet(dst, src, HOP_LIMIT, icmpv6::ECHO_REPLY, 0, rest, &msg[8..]);
                 let eth = EthernetFrame::new_unchecked(f);
+                let mac = self.ports[usize::from(port)].local.mac;
                 self.counters.echo_replies += 1;
-                out.push((port, frame(eth.src_addr(), eth.dst_addr(), &reply)));
+                out.push((port, frame(eth.src_addr(), mac, &reply)));
             }
             ipv6::NEXT_UDP => {
                 let e = (icmpv6::DST_UNREACHABLE, icmpv6::unreachable::PORT, [0; 4]);
@@ -291,7 +295,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         let from = if code == icmpv6::unreachable::PORT && msg_type == icmpv6::DST_UNREACHABLE {
             Some(dst)
         } else {
-            p.source6_for(src)
+            p.source6_for(src).or(p.local.addrs6.first().copied())
         };
         let Some(from) = from else {
             self.counters.unhandled += 1;

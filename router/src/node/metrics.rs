@@ -37,10 +37,16 @@ pub(super) fn serve(listener: TcpListener, shared: &Shared, stop: &AtomicBool) {
 fn reply(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
     conn.set_nonblocking(false)?;
     conn.set_read_timeout(Some(Duration::from_secs(2)))?;
-    // The request line and headers; a scrape has no body.
+    conn.set_write_timeout(Some(Duration::from_secs(2)))?;
+    // The request line and headers; a scrape has no body. A client that trickles bytes gets 2 s
+    // in all, so it cannot hold the node's shutdown.
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
     let mut req = Vec::new();
     let mut buf = [0u8; 1024];
-    while !req.windows(4).any(|w| w == b"\r\n\r\n") && req.len() < 16 * 1024 {
+    while !req.windows(4).any(|w| w == b"\r\n\r\n")
+        && req.len() < 16 * 1024
+        && std::time::Instant::now() < deadline
+    {
         let n = conn.read(&mut buf)?;
         if n == 0 {
             break;

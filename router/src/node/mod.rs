@@ -158,6 +158,25 @@ pub struct Node {
     metrics: Option<std::net::SocketAddr>,
 }
 
+/// Threads started so far; dropped on an error before the node is whole, they are stopped and
+/// joined.
+struct Threads {
+    stop: Arc<AtomicBool>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        if self.handles.is_empty() {
+            return;
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.handles.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
 /// How often the control thread runs the ARP timers and refreshes what `show` reads.
 const TICK: Duration = Duration::from_millis(100);
 
@@ -270,10 +289,25 @@ impl Node {
             }
         }
 
+        // Everything that can be refused is bound before a thread starts.
+        let metrics_listener = match cfg.metrics {
+            Some(addr) => Some(
+                std::net::TcpListener::bind(addr)
+                    .and_then(|l| l.set_nonblocking(true).map(|()| l))
+                    .map_err(|e| NodeError::Setup(format!("metrics listen {addr}: {e}")))?,
+            ),
+            None => None,
+        };
+        let listener = show::bind(&cfg.socket)?;
+
         let stop = Arc::new(AtomicBool::new(false));
         let mut links = Vec::new();
         let mut published = Vec::new();
-        let mut threads = Vec::new();
+        // Stops and joins what started if a later step fails.
+        let mut threads = Threads {
+            stop: Arc::clone(&stop),
+            handles: Vec::new(),
+        };
         let locals: Vec<Local> = control_ports.iter().map(|p| p.local.clone()).collect();
         for (w, (rx, tx)) in rx.into_iter().zip(tx).enumerate() {
             let link = Link {
@@ -298,7 +332,7 @@ impl Node {
                 stop: Arc::clone(&stop),
             };
             let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-            threads.push(poll::spawn(
+            threads.handles.push(poll::spawn(
                 format!("brick-w{w}"),
                 Some(cfg.cores[w]),
                 move || worker.run(ready_tx),
@@ -325,28 +359,30 @@ impl Node {
         };
         let control = ControlPlane::new(control_ports, reader, macs, limits).with_v6(reader6);
         let (s, sh) = (Arc::clone(&stop), Arc::clone(&shared));
-        threads.push(poll::spawn("brick-control", None, move || {
-            control_loop(control, links, &sh, &s)
-        })?);
-        let metrics = match cfg.metrics {
-            Some(addr) => {
-                let l = std::net::TcpListener::bind(addr)
-                    .and_then(|l| l.set_nonblocking(true).map(|()| l))
-                    .map_err(|e| NodeError::Setup(format!("metrics listen {addr}: {e}")))?;
+        threads
+            .handles
+            .push(poll::spawn("brick-control", None, move || {
+                control_loop(control, links, &sh, &s)
+            })?);
+        let metrics = match metrics_listener {
+            Some(l) => {
                 let local = l.local_addr().ok();
                 let (s, sh) = (Arc::clone(&stop), Arc::clone(&shared));
-                threads.push(poll::spawn("brick-metrics", None, move || {
-                    metrics::serve(l, &sh, &s)
-                })?);
+                threads
+                    .handles
+                    .push(poll::spawn("brick-metrics", None, move || {
+                        metrics::serve(l, &sh, &s)
+                    })?);
                 local
             }
             None => None,
         };
-        let listener = show::bind(&cfg.socket)?;
         let (s, sh) = (Arc::clone(&stop), Arc::clone(&shared));
-        threads.push(poll::spawn("brick-socket", None, move || {
-            show::serve(listener, &sh, &s)
-        })?);
+        threads
+            .handles
+            .push(poll::spawn("brick-socket", None, move || {
+                show::serve(listener, &sh, &s)
+            })?);
         tracing::info!(
             node = cfg.node,
             ports = cfg.ports.len(),
@@ -357,7 +393,7 @@ impl Node {
         );
         Ok(Node {
             stop,
-            threads,
+            threads: std::mem::take(&mut threads.handles),
             shared,
             socket: cfg.socket.clone(),
             metrics,
@@ -539,7 +575,9 @@ fn control_loop(
     while !stop.load(Ordering::Relaxed) {
         let mut did = 0;
         for link in &links {
-            while let Some(p) = link.path.to_control.pop() {
+            // At most a few hundred per worker and round, so a flood on one port neither
+            // starves the others nor the timers below.
+            for p in std::iter::from_fn(|| link.path.to_control.pop()).take(256) {
                 did += 1;
                 arp_seen |= matches!(p.kind, Punt::Arp | Punt::Unresolved);
                 let out = cp.handle(&p, now_ms());

@@ -2,8 +2,9 @@
 //! connection, answered in text (`error: ...` for a bad command).
 
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,7 +27,18 @@ pub(super) fn bind(path: &Path) -> Result<UnixListener, NodeError> {
             path.display()
         )));
     }
-    let _ = std::fs::remove_file(path);
+    match std::fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_socket() => {
+            std::fs::remove_file(path).map_err(|e| err("remove the stale socket", e))?
+        }
+        Ok(_) => {
+            return Err(NodeError::Setup(format!(
+                "control socket {}: the path exists and is not a socket; not replacing it",
+                path.display()
+            )));
+        }
+        Err(_) => {}
+    }
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| err("create its directory", e))?;
     }
@@ -40,12 +52,13 @@ pub(super) fn serve(listener: UnixListener, shared: &Shared, stop: &AtomicBool) 
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((conn, _)) => {
+                // A client that stalls must not hold the node's shutdown: every read and write
+                // has a deadline, and a command is one short line.
                 let _ = conn.set_nonblocking(false);
                 let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
-                let mut line = String::new();
-                let mut reader = BufReader::new(&conn);
-                let reply = match reader.read_line(&mut line) {
-                    Ok(_) => answer(shared, line.trim()),
+                let _ = conn.set_write_timeout(Some(Duration::from_secs(2)));
+                let reply = match read_command(&conn) {
+                    Ok(line) => answer(shared, line.trim()),
                     Err(e) => format!("error: reading the command: {e}\n"),
                 };
                 let _ = (&conn).write_all(reply.as_bytes());
@@ -59,6 +72,21 @@ pub(super) fn serve(listener: UnixListener, shared: &Shared, stop: &AtomicBool) 
             }
         }
     }
+}
+
+/// One command line: at most 1 KiB, within 2 s.
+fn read_command(mut conn: &UnixStream) -> std::io::Result<String> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    let mut line = Vec::new();
+    let mut buf = [0u8; 256];
+    while !line.contains(&b'\n') && line.len() < 1024 && std::time::Instant::now() < deadline {
+        let n = std::io::Read::read(&mut conn, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        line.extend_from_slice(&buf[..n]);
+    }
+    Ok(String::from_utf8_lossy(&line).into_owned())
 }
 
 /// The commands the control socket understands.
