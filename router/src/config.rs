@@ -470,12 +470,36 @@ impl Config {
             let (mut addresses, mut addresses6) = (Vec::new(), Vec::new());
             for a in &p.addresses {
                 let text = a.get_ref();
+                let overlap = |what: String| {
+                    at(
+                        a.span().start,
+                        format!("{text}: its subnet overlaps {what}; one subnet, one port"),
+                    )
+                };
                 let addr = if text.contains(':') {
                     let ifa: IfAddr6 = text.parse().map_err(|e| at(a.span().start, e))?;
+                    let n = ifa.subnet();
+                    if let Some(o) = ports
+                        .iter()
+                        .flat_map(|q: &PortConfig| &q.addresses6)
+                        .chain(&addresses6)
+                        .find(|o| o.subnet().contains(n.addr()) || n.contains(o.subnet().addr()))
+                    {
+                        return Err(overlap(o.to_string()));
+                    }
                     addresses6.push(ifa);
                     IpAddr::V6(ifa.addr)
                 } else {
                     let ifa: IfAddr = text.parse().map_err(|e| at(a.span().start, e))?;
+                    let n = ifa.subnet();
+                    if let Some(o) = ports
+                        .iter()
+                        .flat_map(|q: &PortConfig| &q.addresses)
+                        .chain(&addresses)
+                        .find(|o| o.subnet().contains(n.addr()) || n.contains(o.subnet().addr()))
+                    {
+                        return Err(overlap(o.to_string()));
+                    }
                     addresses.push(ifa);
                     IpAddr::V4(ifa.addr)
                 };
@@ -540,13 +564,25 @@ impl Config {
                     )
                 })
         };
-        let (mut routes, mut routes6) = (Vec::new(), Vec::new());
+        let (mut routes, mut routes6) = (Vec::new(), Vec::<StaticRoute6>::new());
         for sr in &raw.routes {
+            let twice = |p: String| {
+                at(
+                    sr.span().start,
+                    format!("route {p} is given twice (one static route per prefix)"),
+                )
+            };
             if sr.get_ref().prefix.get_ref().contains(':') {
                 let (prefix, target) = route(sr, &subnets6, "IPv6", &at, &port_of)?;
+                if routes6.iter().any(|r| r.prefix == prefix) {
+                    return Err(twice(prefix.to_string()));
+                }
                 routes6.push(StaticRoute6 { prefix, target });
             } else {
                 let (prefix, target) = route(sr, &subnets, "IPv4", &at, &port_of)?;
+                if routes.iter().any(|r: &StaticRoute| r.prefix == prefix) {
+                    return Err(twice(prefix.to_string()));
+                }
                 routes.push(StaticRoute { prefix, target });
             }
         }
@@ -755,6 +791,16 @@ via = "fd02::2"
             ("name = \"wan\"", "name = \"w\\\"an\"", "letters, digits"),
             ("\"10.1.0.1/24\"", "\"224.0.0.5/24\"", "not a unicast"),
             ("mtu = 1280", "mtu = 1000", "below IPv6's minimum"),
+            (
+                "\"192.0.2.1/30\"",
+                "\"10.1.0.9/16\"",
+                "overlaps 10.1.0.1/24",
+            ),
+            (
+                "\"fd02::1/64\"",
+                "\"fd02::1/64\", \"fd02::9/120\"",
+                "overlaps fd02::1/64",
+            ),
             ("\"fd02::1/64\"", "\"fe80::1/64\"", "link-local"),
             ("via = \"fd02::2\"", "via = \"fd09::2\"", "not a neighbour"),
             (
@@ -784,6 +830,10 @@ via = "fd02::2"
         assert_eq!((host.broadcast(), host.subnet().len()), (None, 32));
         let e = err(&GOOD.replace("[control]\n", "[control]\npunt_rate = 0\n"));
         assert!(e.reason.contains("punt_rate = 0"), "{e}");
+        let twice = format!("{GOOD}\n[[route]]\nprefix = \"0.0.0.0/0\"\nport = \"wan\"\n");
+        let e = err(&twice);
+        assert!(e.reason.contains("route 0.0.0.0/0 is given twice"), "{e}");
+        assert_eq!(e.line, twice.lines().count() - 2, "the second [[route]]");
     }
 
     #[test]

@@ -124,9 +124,16 @@ impl ControlCounters {
     }
 }
 
-/// A packet waiting for its next hop's MAC: the output port and the frame (TTL not yet
-/// decremented).
-type Waiting = (u16, Vec<u8>);
+/// A packet waiting for its next hop's MAC (TTL not yet decremented).
+#[derive(Debug)]
+pub struct Waiting {
+    /// The port it leaves by.
+    out_port: u16,
+    /// The port it came in on, where an ICMP error about it goes.
+    in_port: u16,
+    /// The frame as received.
+    frame: Vec<u8>,
+}
 
 /// The control plane of one node.
 #[derive(Debug)]
@@ -216,11 +223,8 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 Action::Request(ip, to) => self.request(ip, to, &mut out),
                 Action::Send(mac, waiting) => self.send_waiting(mac, waiting, &mut out),
                 Action::Unreachable(_, waiting) => {
-                    for (_, frame) in waiting {
+                    for Waiting { in_port, frame, .. } in waiting {
                         self.counters.unresolved_dropped += 1;
-                        let Some(in_port) = self.ingress_port(&frame) else {
-                            continue;
-                        };
                         if is_v6(&frame) {
                             let e = (
                                 icmpv6::DST_UNREACHABLE,
@@ -392,10 +396,22 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         };
         for piece in pieces {
             match self.neighbors.lookup(next, None, now_ms) {
-                Lookup::Mac(mac) => self.send_waiting(mac, vec![(gw.port, piece)], out),
+                Lookup::Mac(mac) => {
+                    let w = Waiting {
+                        out_port: gw.port,
+                        in_port,
+                        frame: piece,
+                    };
+                    self.send_waiting(mac, vec![w], out)
+                }
                 Lookup::Pending { request } => {
                     // The entry exists now: queue the piece behind it.
-                    if self.neighbors.lookup(next, Some((gw.port, piece)), now_ms) == Lookup::Drop {
+                    let w = Waiting {
+                        out_port: gw.port,
+                        in_port,
+                        frame: piece,
+                    };
+                    if self.neighbors.lookup(next, Some(w), now_ms) == Lookup::Drop {
                         self.counters.unresolved_dropped += 1;
                     }
                     if request {
@@ -409,7 +425,12 @@ impl<T: Lpm<u32>> ControlPlane<T> {
 
     /// Rewrites waiting packets for `mac` (TTL - 1, MACs) and sends them.
     fn send_waiting(&mut self, mac: EthernetAddress, waiting: Vec<Waiting>, out: &mut Out) {
-        for (port, mut frame) in waiting {
+        for Waiting {
+            out_port: port,
+            mut frame,
+            ..
+        } in waiting
+        {
             let Some(p) = self.ports.get(usize::from(port)) else {
                 continue;
             };
@@ -450,21 +471,6 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         };
         self.counters.arp_requests += 1;
         out.push((port, reply::arp_request(p.local.mac, sender, ip, to)));
-    }
-
-    /// The port a waiting packet came in on, found by routing back to its source (the packet no
-    /// longer carries it).
-    fn ingress_port(&self, frame: &[u8]) -> Option<u16> {
-        if is_v6(frame) {
-            let ip = Ipv6Packet::new_checked(frame.get(HEADER_LEN..)?).ok()?;
-            let fib = self.fib6.as_ref()?.load();
-            let nh = fib.lookup(u128::from(ip.src_addr()));
-            return fib.path(nh, 0).filter(|_| nh != NO_ROUTE).map(|g| g.port);
-        }
-        let ip = Ipv4Packet::new_checked(frame.get(HEADER_LEN..)?).ok()?;
-        let fib = self.fib.load();
-        let nh = fib.lookup(u32::from(ip.src_addr()));
-        fib.path(nh, 0).filter(|_| nh != NO_ROUTE).map(|g| g.port)
     }
 
     /// Takes a token from `src`'s ICMP error bucket; counts the refusal.

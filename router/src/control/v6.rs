@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use brick_routing::{Lpm, NO_ROUTE};
 
-use super::{ControlPlane, ControlPort, Out};
+use super::{ControlPlane, ControlPort, Out, Waiting};
 use crate::neighbor::{Action, Lookup};
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr, HEADER_LEN};
 use crate::wire::icmpv6::{self, Nd};
@@ -210,9 +210,21 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             Ipv6Addr::from(gw.addr)
         };
         match self.neighbors.lookup(next, None, now_ms) {
-            Lookup::Mac(mac) => self.send_waiting(mac, vec![(gw.port, f)], out),
+            Lookup::Mac(mac) => {
+                let w = Waiting {
+                    out_port: gw.port,
+                    in_port,
+                    frame: f,
+                };
+                self.send_waiting(mac, vec![w], out)
+            }
             Lookup::Pending { request } => {
-                if self.neighbors.lookup(next, Some((gw.port, f)), now_ms) == Lookup::Drop {
+                let w = Waiting {
+                    out_port: gw.port,
+                    in_port,
+                    frame: f,
+                };
+                if self.neighbors.lookup(next, Some(w), now_ms) == Lookup::Drop {
                     self.counters.unresolved_dropped += 1;
                 }
                 if request {
