@@ -412,6 +412,60 @@ impl<P> Neighbors<P> {
         Some(Action::Send(mac, e.pending.drain(..).collect()))
     }
 
+    /// A neighbour advertisement for `ip` at `mac` arrived, with its solicited and override
+    /// flags (RFC 4861 7.2.5): it completes a resolution, confirms an entry (solicited), or
+    /// changes a MAC only when it may override; it never creates an entry. Returns the waiting
+    /// packets to send.
+    pub fn advert(
+        &mut self,
+        ip: impl Into<IpAddr>,
+        mac: EthernetAddress,
+        solicited: bool,
+        override_: bool,
+        now: u64,
+    ) -> Option<Action<P>> {
+        let reachable_ms = self.cfg.reachable_ms;
+        let e = self.entries.get_mut(&ip.into())?;
+        let confirmed = State::Reachable {
+            mac,
+            until: now + reachable_ms,
+        };
+        let stale = |mac| State::Stale {
+            mac,
+            wanted: false,
+            probed: false,
+        };
+        let known = match e.state {
+            State::Reachable { mac, .. } | State::Stale { mac, .. } => Some(mac),
+            State::Incomplete { .. } | State::Failed => None,
+        };
+        e.state = match known {
+            // Resolving: the answer completes it.
+            None => {
+                if solicited {
+                    confirmed
+                } else {
+                    stale(mac)
+                }
+            }
+            // Another MAC without the override flag: at most the entry is no longer trusted.
+            Some(old) if old != mac && !override_ => {
+                if matches!(e.state, State::Reachable { .. }) {
+                    stale(old)
+                } else {
+                    return None;
+                }
+            }
+            Some(_) if solicited => confirmed,
+            Some(old) if old != mac => stale(mac),
+            Some(_) => return None,
+        };
+        if e.pending.is_empty() || known.is_some() {
+            return None;
+        }
+        Some(Action::Send(mac, e.pending.drain(..).collect()))
+    }
+
     /// Advances timers: retransmits requests, fails unanswered entries, ages out unused ones.
     pub fn tick(&mut self, now: u64) -> Vec<Action<P>> {
         let cfg = self.cfg;
@@ -479,6 +533,31 @@ mod tests {
             max_pending: 2,
             ..Default::default()
         })
+    }
+
+    #[test]
+    fn advertisements_follow_rfc_4861_7_2_5() {
+        let mut t = table();
+        let other = EthernetAddress([2, 0, 0, 0, 0, 8]);
+        assert_eq!(
+            t.advert(ip(5), MAC, true, true, 0),
+            None,
+            "never creates an entry"
+        );
+        assert!(t.is_empty());
+        assert_eq!(
+            t.lookup(ip(2), Some(7), 0),
+            Lookup::Pending { request: true }
+        );
+        assert_eq!(
+            t.advert(ip(2), MAC, true, false, 10),
+            Some(Action::Send(MAC, vec![7])),
+            "a solicited answer completes the resolution"
+        );
+        assert_eq!(t.advert(ip(2), other, false, false, 20), None);
+        assert_eq!(t.get(ip(2)), Some(MAC), "no override: the MAC stays");
+        assert_eq!(t.advert(ip(2), other, true, true, 30), None);
+        assert_eq!(t.get(ip(2)), Some(other), "override: the MAC changes");
     }
 
     #[test]

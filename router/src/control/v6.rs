@@ -124,14 +124,28 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             }
             // RFC 4861 7.2.5: an advertisement without the target's link-layer address does
             // not complete a resolution.
+            // S set on an advertisement to a multicast group is invalid (7.1.2).
+            Nd::Advert { flags, .. } if flags & icmpv6::NA_SOLICITED != 0 && dst.is_multicast() => {
+                (None, None)
+            }
             Nd::Advert {
                 target,
                 target_ll: Some(ll),
-                ..
-            } => (
-                self.learn(port, IpAddr::V6(target), ll, false, now_ms),
-                None,
-            ),
+                flags,
+            } if self.on_link(port, IpAddr::V6(target)) => {
+                let before = self.neighbors.get(target);
+                let learned = self.neighbors.advert(
+                    target,
+                    ll,
+                    flags & icmpv6::NA_SOLICITED != 0,
+                    flags & icmpv6::NA_OVERRIDE != 0,
+                    now_ms,
+                );
+                if self.neighbors.get(target) != before {
+                    self.macs.publish(self.neighbors.macs());
+                }
+                (learned, None)
+            }
             Nd::Advert { .. } => (None, None),
         };
         if let Some(Action::Send(mac, waiting)) = learned {
