@@ -13,9 +13,9 @@
 //! No I/O: every call takes the time and returns `(port, frame)` pairs to send.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use brick_routing::{FibReader, Lpm, NO_ROUTE, Poptrie6};
+use brick_routing::{FibReader, Gateway, Key, Lpm, NO_ROUTE, Poptrie6};
 
 use crate::classify::Local;
 use crate::config::{IfAddr, IfAddr6};
@@ -31,6 +31,13 @@ use crate::wire::ipv4::{Ipv4Packet, Protocol};
 use crate::wire::ipv6::Ipv6Packet;
 
 mod v6;
+
+/// The path `fib` gives `key` for a flow of `hash`, if there is a route.
+fn route<K: Key, T: Lpm<K>>(fib: &FibReader<K, T>, key: K, hash: u32) -> Option<Gateway<K>> {
+    let fib = fib.load();
+    let nh = fib.lookup(key);
+    fib.path(nh, hash).filter(|_| nh != NO_ROUTE).copied()
+}
 
 /// Whether `frame` carries IPv6.
 fn is_v6(frame: &[u8]) -> bool {
@@ -313,22 +320,38 @@ impl<T: Lpm<u32>> ControlPlane<T> {
     /// Whether `ip` is directly reachable out of `port` (a connected or on-link route).
     fn on_link(&self, port: u16, ip: IpAddr) -> bool {
         let gw = match ip {
-            IpAddr::V4(a) => {
-                let fib = self.fib.load();
-                let nh = fib.lookup(u32::from(a));
-                fib.path(nh, 0)
-                    .filter(|_| nh != NO_ROUTE)
-                    .map(|g| (g.port, g.addr == 0))
-            }
-            IpAddr::V6(a) => self.fib6.as_ref().and_then(|f| {
-                let fib = f.load();
-                let nh = fib.lookup(u128::from(a));
-                fib.path(nh, 0)
-                    .filter(|_| nh != NO_ROUTE)
-                    .map(|g| (g.port, g.addr == 0))
-            }),
+            IpAddr::V4(a) => self.route4(a, 0).map(|g| (g.port, g.addr == 0)),
+            IpAddr::V6(a) => self.route6(a, 0).map(|g| (g.port, g.addr == 0)),
         };
         gw == Some((port, true))
+    }
+
+    /// The path to IPv4 `dst` for a flow of `hash`, if there is a route.
+    fn route4(&self, dst: Ipv4Addr, hash: u32) -> Option<Gateway<u32>> {
+        route(&self.fib, dst.into(), hash)
+    }
+
+    /// The path to IPv6 `dst` for a flow of `hash`, if IPv6 is routed and there is a route.
+    fn route6(&self, dst: Ipv6Addr, hash: u32) -> Option<Gateway<u128>> {
+        route(self.fib6.as_ref()?, dst.into(), hash)
+    }
+
+    /// Sends `w` to `next` if its MAC is known; else queues it behind the resolution, asking
+    /// for the MAC when the entry is new.
+    fn resolve(&mut self, next: IpAddr, w: Waiting, now_ms: u64, out: &mut Out) {
+        match self.neighbors.lookup(next, None, now_ms) {
+            Lookup::Mac(mac) => self.send_waiting(mac, vec![w], out),
+            Lookup::Pending { request } => {
+                // The entry exists now: queue the packet behind it.
+                if self.neighbors.lookup(next, Some(w), now_ms) == Lookup::Drop {
+                    self.counters.unresolved_dropped += 1;
+                }
+                if request {
+                    self.request(next, None, out);
+                }
+            }
+            Lookup::Drop => self.counters.unresolved_dropped += 1,
+        }
     }
 
     fn local(&mut self, port: u16, frame: &[u8], now_ms: u64, out: &mut Out) {
@@ -357,17 +380,10 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             return;
         };
         let (dst, total, df) = (ip.dst_addr(), ip.total_len(), ip.dont_frag());
-        let fib = self.fib.load();
-        let nh = fib.lookup(u32::from(dst));
-        let Some(gw) = fib
-            .path(nh, brick_io::flow::hash(&frame))
-            .filter(|_| nh != NO_ROUTE)
-            .copied()
-        else {
+        let Some(gw) = self.route4(dst, brick_io::flow::hash(&frame)) else {
             self.icmp_error(in_port, &frame, IcmpError::NetUnreachable, now_ms, out);
             return;
         };
-        drop(fib);
         let Some(mtu) = self.ports.get(usize::from(gw.port)).map(|p| p.local.mtu) else {
             self.counters.unhandled += 1;
             return;
@@ -394,32 +410,13 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 }
             }
         };
-        for piece in pieces {
-            match self.neighbors.lookup(next, None, now_ms) {
-                Lookup::Mac(mac) => {
-                    let w = Waiting {
-                        out_port: gw.port,
-                        in_port,
-                        frame: piece,
-                    };
-                    self.send_waiting(mac, vec![w], out)
-                }
-                Lookup::Pending { request } => {
-                    // The entry exists now: queue the piece behind it.
-                    let w = Waiting {
-                        out_port: gw.port,
-                        in_port,
-                        frame: piece,
-                    };
-                    if self.neighbors.lookup(next, Some(w), now_ms) == Lookup::Drop {
-                        self.counters.unresolved_dropped += 1;
-                    }
-                    if request {
-                        self.request4(next, None, out);
-                    }
-                }
-                Lookup::Drop => self.counters.unresolved_dropped += 1,
-            }
+        for frame in pieces {
+            let w = Waiting {
+                out_port: gw.port,
+                in_port,
+                frame,
+            };
+            self.resolve(next.into(), w, now_ms, out);
         }
     }
 
@@ -457,12 +454,9 @@ impl<T: Lpm<u32>> ControlPlane<T> {
 
     /// An ARP request for `ip` out of the port whose subnet holds it.
     fn request4(&mut self, ip: Ipv4Addr, to: Option<EthernetAddress>, out: &mut Out) {
-        let fib = self.fib.load();
-        let nh = fib.lookup(u32::from(ip));
-        let Some(port) = fib.path(nh, 0).filter(|_| nh != NO_ROUTE).map(|g| g.port) else {
+        let Some(port) = self.route4(ip, 0).map(|g| g.port) else {
             return;
         };
-        drop(fib);
         let Some(p) = self.ports.get(usize::from(port)) else {
             return;
         };

@@ -4,10 +4,10 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use brick_routing::{Lpm, NO_ROUTE};
+use brick_routing::Lpm;
 
 use super::{ControlPlane, ControlPort, Out, Waiting};
-use crate::neighbor::{Action, Lookup};
+use crate::neighbor::Action;
 use crate::wire::ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr, HEADER_LEN};
 use crate::wire::icmpv6::{self, Nd};
 use crate::wire::ipv6::{self, Ipv6Packet};
@@ -193,14 +193,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             return;
         };
         let (dst, total) = (ip.dst_addr(), ip.total_len());
-        let gw = self.fib6.as_ref().and_then(|fib6| {
-            let fib = fib6.load();
-            let nh = fib.lookup(u128::from(dst));
-            fib.path(nh, brick_io::flow::hash(&f))
-                .filter(|_| nh != NO_ROUTE)
-                .copied()
-        });
-        let Some(gw) = gw else {
+        let Some(gw) = self.route6(dst, brick_io::flow::hash(&f)) else {
             let e = (
                 icmpv6::DST_UNREACHABLE,
                 icmpv6::unreachable::NO_ROUTE,
@@ -223,43 +216,20 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         } else {
             Ipv6Addr::from(gw.addr)
         };
-        match self.neighbors.lookup(next, None, now_ms) {
-            Lookup::Mac(mac) => {
-                let w = Waiting {
-                    out_port: gw.port,
-                    in_port,
-                    frame: f,
-                };
-                self.send_waiting(mac, vec![w], out)
-            }
-            Lookup::Pending { request } => {
-                let w = Waiting {
-                    out_port: gw.port,
-                    in_port,
-                    frame: f,
-                };
-                if self.neighbors.lookup(next, Some(w), now_ms) == Lookup::Drop {
-                    self.counters.unresolved_dropped += 1;
-                }
-                if request {
-                    self.request6(next, None, out);
-                }
-            }
-            Lookup::Drop => self.counters.unresolved_dropped += 1,
-        }
+        let w = Waiting {
+            out_port: gw.port,
+            in_port,
+            frame: f,
+        };
+        self.resolve(next.into(), w, now_ms, out);
     }
 
     /// A neighbour solicitation for `ip`: to its solicited-node group, or unicast to `to` when
     /// an entry is re-confirmed.
     pub(super) fn request6(&mut self, ip: Ipv6Addr, to: Option<EthernetAddress>, out: &mut Out) {
-        let Some(fib) = self.fib6.as_ref().map(|f| f.load()) else {
+        let Some(port) = self.route6(ip, 0).map(|g| g.port) else {
             return;
         };
-        let nh = fib.lookup(u128::from(ip));
-        let Some(port) = fib.path(nh, 0).filter(|_| nh != NO_ROUTE).map(|g| g.port) else {
-            return;
-        };
-        drop(fib);
         let Some(p) = self.ports.get(usize::from(port)) else {
             return;
         };
