@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Result;
 use brick_bench::rfc2544;
-use brick_bench::traffic::{self, Profile, Rate, RunOpts};
+use brick_bench::traffic::{self, Profile, Rate, RunOpts, Source};
 use brick_io::backend::PortSpec;
 use clap::{Args, Parser, Subcommand};
 
@@ -51,9 +51,11 @@ enum Cmd {
         /// The profile (streams, rate, duration): see `bench/src/traffic/profile.rs` or README.
         #[arg(long, short)]
         profile: PathBuf,
-        /// Port to send on, e.g. `af_packet:veth0` or `af_packet:veth0,queues=2@nsname`.
+        /// Port to send on, e.g. `af_packet:veth0` or `af_packet:veth0,queues=2@nsname`, or
+        /// `xdp-live:veth0[@nsname]`: XDP live frames laid out by the kernel, several Mpps from
+        /// one core (root; one fixed-size IPv4/UDP frame per stream, a core per stream).
         #[arg(long)]
-        tx: PortSpec,
+        tx: Source,
         /// Port to receive on (omit to only send).
         #[arg(long)]
         rx: Option<PortSpec>,
@@ -456,14 +458,13 @@ fn interrupt_flag() -> Result<Arc<AtomicBool>> {
 
 fn gen_traffic(
     profile: &std::path::Path,
-    tx: &PortSpec,
+    tx: &Source,
     rx: Option<&PortSpec>,
     rate: Option<Rate>,
     seconds: Option<f64>,
     json: bool,
 ) -> Result<()> {
     let profile = Profile::load(profile)?;
-    let (_, txq) = tx.open()?.split();
     let rxq = match rx {
         Some(r) => r.open()?.split().0,
         None => Vec::new(),
@@ -473,10 +474,9 @@ fn gen_traffic(
         progress: !json,
         rate,
         seconds,
-        backend: tx.to_string(),
         ..Default::default()
     };
-    let (report, _, _) = traffic::run(&profile, txq, rxq, &opts)?;
+    let report = traffic::generate(&profile, tx, rxq, &opts)?;
     if json {
         brick_bench::print_json(&report);
     } else {

@@ -4,29 +4,83 @@
 //! - [`profile`]: the TOML profile (streams, rate, duration).
 //! - [`stream`]: building each stream's frames and the test signature they carry.
 //! - [`rx`]: per-stream receive counters (loss, duplicates, reordering, latency).
+//! - [`live`]: the XDP live-frame sender, for rates beyond what a socket sends from one core.
 //!
 //! One sender thread per tx queue (each sends its share of the rate, with its own stream ids so
 //! sequence numbers stay meaningful), one receiver thread per rx queue. Pacing is per burst: a
 //! burst leaves when the clock reaches the time of its first packet, so the rate is exact over
 //! any window longer than a burst.
 
+pub mod live;
 pub mod profile;
 pub mod rx;
 pub mod stream;
 
+use std::fmt;
+use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use brick_io::backend::PortSpec;
 use brick_io::poll::{self, IdlePolicy};
 use brick_io::{Burst, Pool, PoolConfig, Rx, Tx, clock};
 use serde::Serialize;
 
+pub use live::LiveSpec;
 pub use profile::{Profile, Rate};
 use rx::StreamRx;
 use stream::Stream;
 
 use crate::Error;
+
+/// What `brick gen` sends from: any io port, or XDP live frames out of an interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A port's tx queues (`af_packet:...`, `af_xdp:...`, `pcap:tx=...`).
+    Port(PortSpec),
+    /// `xdp-live:IFNAME[@NETNS]`.
+    Live(LiveSpec),
+}
+
+impl FromStr for Source {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        if s.starts_with("xdp-live:") {
+            s.parse().map(Source::Live)
+        } else {
+            Ok(Source::Port(s.parse()?))
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Port(p) => p.fmt(f),
+            Source::Live(l) => l.fmt(f),
+        }
+    }
+}
+
+/// Runs `profile` from `source` into the `rx` queues; the report names the source.
+pub fn generate(
+    profile: &Profile,
+    source: &Source,
+    rx: Vec<Rx>,
+    opts: &RunOpts,
+) -> Result<GenReport, Error> {
+    let opts = RunOpts {
+        backend: source.to_string(),
+        ..opts.clone()
+    };
+    match source {
+        Source::Port(p) => run(profile, p.open()?.split().1, rx, &opts).map(|r| r.0),
+        Source::Live(l) => live::run(profile, l, rx, &opts).map(|r| r.0),
+    }
+}
 
 /// How to run a profile.
 #[derive(Debug, Clone)]
@@ -259,7 +313,237 @@ impl Pacer {
 struct Shared {
     sent: AtomicU64,
     received: AtomicU64,
-    senders_done: AtomicBool,
+}
+
+/// What a run takes from the profile and the options, whatever sends.
+struct Plan {
+    nstreams: usize,
+    /// Stream ids: one per stream and sender.
+    ids: usize,
+    pps: Option<f64>,
+    seconds: Option<f64>,
+    count: Option<u64>,
+}
+
+impl Plan {
+    fn new(profile: &Profile, senders: usize, opts: &RunOpts) -> Result<Self, Error> {
+        let nstreams = profile.streams.len();
+        if senders * nstreams > usize::from(u16::MAX) {
+            return Err(Error::Usage(format!(
+                "{senders} tx queues x {nstreams} streams exceed 65535 stream ids"
+            )));
+        }
+        let weights: u32 = profile.streams.iter().map(|s| s.weight).sum();
+        let mean = profile
+            .streams
+            .iter()
+            .map(|s| s.size.mean() * f64::from(s.weight))
+            .sum::<f64>()
+            / f64::from(weights);
+        let seconds = opts.seconds.or(profile.duration);
+        let count = if seconds.is_some() {
+            None
+        } else {
+            profile.count
+        };
+        if seconds.is_none() && count.is_none() {
+            return Err(Error::Usage(
+                "give a duration (profile `duration` or --seconds) or a profile `count`".into(),
+            ));
+        }
+        Ok(Plan {
+            nstreams,
+            ids: senders * nstreams,
+            pps: opts.rate.or(profile.rate).map(|r| r.pps(mean)),
+            seconds,
+            count,
+        })
+    }
+}
+
+type RxThread = JoinHandle<Result<(Vec<StreamRx>, Rx), Error>>;
+
+/// The receiving half of a run: one thread per rx queue counting per stream id.
+struct Receivers {
+    threads: Vec<RxThread>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Receivers {
+    /// Pinned to the cores of `opts` from `first_core` on.
+    fn spawn(
+        rx: Vec<Rx>,
+        ids: usize,
+        first_core: usize,
+        shared: &Arc<Shared>,
+        opts: &RunOpts,
+    ) -> Result<Self, Error> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mut threads = Vec::new();
+        for (i, mut q) in rx.into_iter().enumerate() {
+            let (stop, shared) = (Arc::clone(&stop), Arc::clone(shared));
+            let core = opts.cores.get(first_core + i).copied();
+            threads.push(poll::spawn(
+                format!("gen-rx{i}"),
+                core,
+                move || -> Result<(Vec<StreamRx>, Rx), Error> {
+                    let pool = Pool::new(PoolConfig::default())?;
+                    let mut stats = vec![StreamRx::default(); ids];
+                    poll::run(
+                        std::slice::from_mut(&mut q),
+                        &pool,
+                        32,
+                        IdlePolicy::default(),
+                        &stop,
+                        |_, burst| {
+                            let now = clock::now_ns();
+                            let mut n = 0;
+                            for p in burst.drain() {
+                                if let Some(sig) = stream::signature(p.data())
+                                    && let Some(s) = stats.get_mut(usize::from(sig.stream))
+                                {
+                                    s.record(sig.seq, p.len(), now.saturating_sub(sig.tx_ns));
+                                    n += 1;
+                                }
+                            }
+                            shared.received.fetch_add(n, Ordering::Relaxed);
+                        },
+                    );
+                    Ok((stats, q))
+                },
+            )?);
+        }
+        Ok(Receivers { threads, stop })
+    }
+
+    /// Once the senders are done: waits for frames still in flight through the device (until the
+    /// count stops growing, at most 2 s), stops the receivers and merges their counts.
+    fn finish(self, ids: usize, shared: &Shared) -> Result<(Vec<StreamRx>, Vec<Rx>), Error> {
+        let mut prev = u64::MAX;
+        let drain_end = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < drain_end {
+            std::thread::sleep(Duration::from_millis(100));
+            let r = shared.received.load(Ordering::Relaxed);
+            if r == prev || r >= shared.sent.load(Ordering::Relaxed) {
+                break;
+            }
+            prev = r;
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        let mut per_id = vec![StreamRx::default(); ids];
+        let mut rxs = Vec::new();
+        for h in self.threads {
+            let (stats, q) = join(h, "receiver")??;
+            for (acc, s) in per_id.iter_mut().zip(&stats) {
+                acc.merge(s);
+            }
+            rxs.push(q);
+        }
+        Ok((per_id, rxs))
+    }
+
+    /// Stops the receivers once the senders are done, and reports the run.
+    fn report(
+        self,
+        profile: &Profile,
+        plan: &Plan,
+        sent: &Sent,
+        shared: &Shared,
+        backend: &str,
+    ) -> Result<(GenReport, Vec<Rx>), Error> {
+        let (per_id, rxs) = self.finish(plan.ids, shared)?;
+        let report = report(profile, plan, sent, &per_id, !rxs.is_empty(), backend);
+        Ok((report, rxs))
+    }
+}
+
+/// Joins a thread of the run; a panic there is an error of the run, not of the caller.
+fn join<T>(h: JoinHandle<T>, what: &str) -> Result<T, Error> {
+    h.join()
+        .map_err(|_| Error::Usage(format!("a {what} thread panicked")))
+}
+
+/// Waits for the sender threads, printing rates once a second when asked.
+fn watch<T>(senders: &[JoinHandle<T>], shared: &Shared, opts: &RunOpts, started: Instant) {
+    let mut last = (Instant::now(), 0u64, 0u64);
+    while senders.iter().any(|s| !s.is_finished()) {
+        std::thread::sleep(Duration::from_millis(50));
+        if opts.progress && last.0.elapsed() >= Duration::from_secs(1) {
+            let (s, r) = (
+                shared.sent.load(Ordering::Relaxed),
+                shared.received.load(Ordering::Relaxed),
+            );
+            let dt = last.0.elapsed().as_secs_f64();
+            eprintln!(
+                "  {:>6.1} s  tx {:>8.3} Mpps  rx {:>8.3} Mpps  missing so far {}",
+                started.elapsed().as_secs_f64(),
+                (s - last.1) as f64 / dt / 1e6,
+                (r - last.2) as f64 / dt / 1e6,
+                s.saturating_sub(r)
+            );
+            last = (Instant::now(), s, r);
+        }
+    }
+}
+
+/// What the senders did, for the report.
+struct Sent {
+    /// Frames per stream id.
+    per_id: Vec<u64>,
+    skipped: u64,
+    refused: u64,
+    secs: f64,
+}
+
+/// The report of a run: `per_id` received and `sent` by stream id, stream `i` of sender `q`
+/// having id `q * nstreams + i`.
+fn report(
+    profile: &Profile,
+    plan: &Plan,
+    sent: &Sent,
+    per_id: &[StreamRx],
+    received: bool,
+    backend: &str,
+) -> GenReport {
+    let mut streams = Vec::new();
+    for (i, spec) in profile.streams.iter().enumerate() {
+        let mut got = StreamRx::default();
+        let mut tx = 0;
+        for id in (i..plan.ids).step_by(plan.nstreams) {
+            got.merge(&per_id[id]);
+            tx += sent.per_id[id];
+        }
+        let lost = tx.saturating_sub(got.unique());
+        streams.push(StreamReport {
+            name: spec.name.clone(),
+            tx,
+            rx: got.unique(),
+            lost,
+            loss_pct: if tx == 0 {
+                0.0
+            } else {
+                lost as f64 * 100.0 / tx as f64
+            },
+            duplicates: got.duplicates,
+            reordered: got.reordered,
+            latency: Latency::of(&got.latency),
+        });
+    }
+    let tx_packets: u64 = streams.iter().map(|s| s.tx).sum();
+    let rx_packets: u64 = streams.iter().map(|s| s.rx).sum();
+    GenReport {
+        backend: backend.to_string(),
+        seconds: sent.secs,
+        offered_pps: plan.pps.unwrap_or(0.0),
+        tx_packets,
+        rx_packets,
+        tx_mpps: tx_packets as f64 / sent.secs / 1e6,
+        received,
+        skipped: sent.skipped,
+        tx_refused: sent.refused,
+        rx_mpps: rx_packets as f64 / sent.secs / 1e6,
+        streams,
+    }
 }
 
 /// Runs `profile` from the `tx` queues to the `rx` queues; returns the report and the queues.
@@ -275,32 +559,9 @@ pub fn run(
         ));
     }
     let nq = tx.len();
-    let nstreams = profile.streams.len();
-    if nq * nstreams > usize::from(u16::MAX) {
-        return Err(Error::Usage(format!(
-            "{nq} tx queues x {nstreams} streams exceed 65535 stream ids"
-        )));
-    }
+    let plan = Plan::new(profile, nq, opts)?;
+    let (nstreams, pps, seconds, count) = (plan.nstreams, plan.pps, plan.seconds, plan.count);
     let weights: u32 = profile.streams.iter().map(|s| s.weight).sum();
-    let mean = profile
-        .streams
-        .iter()
-        .map(|s| s.size.mean() * f64::from(s.weight))
-        .sum::<f64>()
-        / f64::from(weights);
-    let rate = opts.rate.or(profile.rate);
-    let pps = rate.map(|r| r.pps(mean));
-    let seconds = opts.seconds.or(profile.duration);
-    let count = if seconds.is_some() {
-        None
-    } else {
-        profile.count
-    };
-    if seconds.is_none() && count.is_none() {
-        return Err(Error::Usage(
-            "give a duration (profile `duration` or --seconds) or a profile `count`".into(),
-        ));
-    }
     // Weighted round robin over the streams, at most 1024 slots.
     let scale = (f64::from(weights) / 1024.0).max(1.0);
     let schedule: Vec<usize> = profile
@@ -315,45 +576,8 @@ pub fn run(
     let shared = Arc::new(Shared {
         sent: AtomicU64::new(0),
         received: AtomicU64::new(0),
-        senders_done: AtomicBool::new(false),
     });
-    let rx_stop = Arc::new(AtomicBool::new(false));
-    let ids = nq * nstreams;
-
-    let mut receivers = Vec::new();
-    for (i, mut q) in rx.into_iter().enumerate() {
-        let (stop, shared) = (Arc::clone(&rx_stop), Arc::clone(&shared));
-        let core = opts.cores.get(nq + i).copied();
-        receivers.push(poll::spawn(
-            format!("gen-rx{i}"),
-            core,
-            move || -> Result<(Vec<StreamRx>, Rx), Error> {
-                let pool = Pool::new(PoolConfig::default())?;
-                let mut stats = vec![StreamRx::default(); ids];
-                poll::run(
-                    std::slice::from_mut(&mut q),
-                    &pool,
-                    32,
-                    IdlePolicy::default(),
-                    &stop,
-                    |_, burst| {
-                        let now = clock::now_ns();
-                        let mut n = 0;
-                        for p in burst.drain() {
-                            if let Some(sig) = stream::signature(p.data())
-                                && let Some(s) = stats.get_mut(usize::from(sig.stream))
-                            {
-                                s.record(sig.seq, p.len(), now.saturating_sub(sig.tx_ns));
-                                n += 1;
-                            }
-                        }
-                        shared.received.fetch_add(n, Ordering::Relaxed);
-                    },
-                );
-                Ok((stats, q))
-            },
-        )?);
-    }
+    let receivers = Receivers::spawn(rx, plan.ids, nq, &shared, opts)?;
 
     let started = Instant::now();
     let mut senders = Vec::new();
@@ -462,101 +686,22 @@ pub fn run(
         )?);
     }
 
-    let mut last = (Instant::now(), 0u64, 0u64);
-    while senders.iter().any(|s| !s.is_finished()) {
-        std::thread::sleep(Duration::from_millis(50));
-        if opts.progress && last.0.elapsed() >= Duration::from_secs(1) {
-            let (s, r) = (
-                shared.sent.load(Ordering::Relaxed),
-                shared.received.load(Ordering::Relaxed),
-            );
-            let dt = last.0.elapsed().as_secs_f64();
-            eprintln!(
-                "  {:>6.1} s  tx {:>8.3} Mpps  rx {:>8.3} Mpps  missing so far {}",
-                started.elapsed().as_secs_f64(),
-                (s - last.1) as f64 / dt / 1e6,
-                (r - last.2) as f64 / dt / 1e6,
-                s.saturating_sub(r)
-            );
-            last = (Instant::now(), s, r);
-        }
-    }
+    watch(&senders, &shared, opts, started);
     let secs = started.elapsed().as_secs_f64();
-    let mut sent_per_id = vec![0u64; ids];
+    let mut sent = Sent {
+        per_id: vec![0; plan.ids],
+        skipped: 0,
+        refused: 0,
+        secs,
+    };
     let mut txs = Vec::new();
-    let (mut skipped, mut tx_refused) = (0, 0);
     for (qi, h) in senders.into_iter().enumerate() {
-        let (sent, late, refused, q) = h
-            .join()
-            .map_err(|_| Error::Usage("a sender thread panicked".into()))??;
-        sent_per_id[qi * nstreams..(qi + 1) * nstreams].copy_from_slice(&sent);
-        skipped += late;
-        tx_refused += refused;
+        let (per_stream, late, refused, q) = join(h, "sender")??;
+        sent.per_id[qi * nstreams..(qi + 1) * nstreams].copy_from_slice(&per_stream);
+        sent.skipped += late;
+        sent.refused += refused;
         txs.push(q);
     }
-    shared.senders_done.store(true, Ordering::Relaxed);
-    // Frames still in flight through the device: wait until the count stops growing.
-    let mut prev = u64::MAX;
-    let drain_end = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < drain_end {
-        std::thread::sleep(Duration::from_millis(100));
-        let r = shared.received.load(Ordering::Relaxed);
-        if r == prev || r >= shared.sent.load(Ordering::Relaxed) {
-            break;
-        }
-        prev = r;
-    }
-    rx_stop.store(true, Ordering::Relaxed);
-    let mut per_id = vec![StreamRx::default(); ids];
-    let mut rxs = Vec::new();
-    for h in receivers {
-        let (stats, q) = h
-            .join()
-            .map_err(|_| Error::Usage("a receiver thread panicked".into()))??;
-        for (acc, s) in per_id.iter_mut().zip(&stats) {
-            acc.merge(s);
-        }
-        rxs.push(q);
-    }
-
-    let mut streams = Vec::new();
-    for (i, spec) in profile.streams.iter().enumerate() {
-        let mut got = StreamRx::default();
-        let mut tx = 0;
-        for q in 0..nq {
-            got.merge(&per_id[q * nstreams + i]);
-            tx += sent_per_id[q * nstreams + i];
-        }
-        let lost = tx.saturating_sub(got.unique());
-        streams.push(StreamReport {
-            name: spec.name.clone(),
-            tx,
-            rx: got.unique(),
-            lost,
-            loss_pct: if tx == 0 {
-                0.0
-            } else {
-                lost as f64 * 100.0 / tx as f64
-            },
-            duplicates: got.duplicates,
-            reordered: got.reordered,
-            latency: Latency::of(&got.latency),
-        });
-    }
-    let tx_packets: u64 = streams.iter().map(|s| s.tx).sum();
-    let rx_packets: u64 = streams.iter().map(|s| s.rx).sum();
-    let report = GenReport {
-        backend: opts.backend.clone(),
-        seconds: secs,
-        offered_pps: pps.unwrap_or(0.0),
-        tx_packets,
-        rx_packets,
-        tx_mpps: tx_packets as f64 / secs / 1e6,
-        received: !rxs.is_empty(),
-        skipped,
-        tx_refused,
-        rx_mpps: rx_packets as f64 / secs / 1e6,
-        streams,
-    };
+    let (report, rxs) = receivers.report(profile, &plan, &sent, &shared, &opts.backend)?;
     Ok((report, txs, rxs))
 }

@@ -6,9 +6,12 @@
 //! so one core lays out several Mpps (6.4 measured here) where skb-based senders stop near 1 Mpps
 //! (trafgen: 1.25). The frames come from
 //! a page pool and are recycled with whatever the last writer left in them (a forwarder's MACs,
-//! a decremented TTL), so the program rewrites the whole 42-byte Ethernet/IPv4/UDP header from
-//! the template every time, then stamps a sequence number (low bits picking the UDP source port,
-//! so the load spreads over `flows` flows) and a CLOCK_MONOTONIC timestamp. The program redirects
+//! a decremented TTL), so the program rewrites the whole 42-byte Ethernet/IPv4/UDP header and the
+//! 4 bytes after it from the template every time, then stamps a sequence number (its low bits
+//! added to the template's UDP source port, so the load spreads over `flows` flows) and a
+//! CLOCK_MONOTONIC timestamp. Bytes 42..58 are the traffic generator's test signature (stream
+//! id and magic from the template, then sequence number and timestamp), so its receiver counts
+//! loss, reordering and latency of live frames as of any other stream. The program redirects
 //! with `bpf_redirect(ifindex)`. It also paces itself when asked ([`LiveFrames::set_rate`]): a
 //! frame whose departure time has not come is dropped before it is written, so frames leave one
 //! interval apart, without bursts and without sleeping. On veth the receiving peer needs NAPI for
@@ -49,15 +52,20 @@ const ATOMIC_ADD: i32 = 0x00;
 const ATOMIC_FETCH_ADD: i32 = 0x01; // BPF_ADD | BPF_FETCH
 const END_BE: u8 = 0xdc; // BPF_ALU | BPF_END | BPF_TO_BE
 
-/// Bytes of the frame the generator rewrites or stamps: the header template (42), the sequence
-/// number (4) and the timestamp (8).
-pub const MIN_LIVE_FRAME: usize = 54;
+/// Bytes of the frame the generator rewrites or stamps: the template (46), the sequence number
+/// (4) and the timestamp (8).
+pub const MIN_LIVE_FRAME: usize = 58;
+
+/// Bytes copied from the template into every frame: the Ethernet/IPv4/UDP header and the first
+/// word of the payload.
+const TEMPLATE: usize = 46;
 
 /// Frames per [`LiveFrames::send`] call that amortise its set-up (about 0.2 s of sending).
 pub const LIVE_REPEAT: u32 = 1 << 20;
 
-/// Where the generator stamps the low 32 bits of its sequence number (big-endian).
-pub const SEQ_AT: usize = 42;
+/// Where the generator stamps the low 32 bits of its sequence number (big-endian), followed by
+/// the timestamp (nanoseconds, big-endian).
+pub const SEQ_AT: usize = 46;
 
 /// `test` of `union bpf_attr` for `BPF_PROG_TEST_RUN`.
 #[repr(C)]
@@ -94,15 +102,16 @@ struct XdpMd {
     egress_ifindex: u32,
 }
 
-/// The generator program (see the module doc). `tpl` is the first 42 bytes of the frame,
-/// `flows` a power of two. `state` is an array map of one value, three u64s: the sequence
-/// number (frames sent), the time the next frame may leave, and the interval between frames
-/// (0: as fast as the core goes). A frame whose time has not come is dropped before it is
+/// The generator program (see the module doc). `tpl` is the first [`TEMPLATE`] bytes of the
+/// frame, `flows` a power of two. `state` is an array map of one value, four u64s: the sequence
+/// number (frames sent), the time the next frame may leave, the interval between frames (0: as
+/// fast as the core goes) and the number of frames after which it sends no more. A frame whose time has not come is dropped before it is
 /// written, which paces the kernel's loop to the nanosecond without sleeping.
-fn generator(state: RawFd, ifindex: u32, tpl: &[u8], flows: u16) -> [Insn; 51] {
+fn generator(state: RawFd, ifindex: u32, tpl: &[u8], flows: u16) -> [Insn; 56] {
     // A 32-bit immediate store writes the immediate's little-endian bytes.
     let w = |o: usize| i32::from_le_bytes([tpl[o], tpl[o + 1], tpl[o + 2], tpl[o + 3]]);
     let h = i32::from(u16::from_le_bytes([tpl[40], tpl[41]]));
+    let sport = i32::from(u16::from_be_bytes([tpl[34], tpl[35]]));
     [
         /* 0 */ insn(MOV64_X, 6, 1, 0, 0), // r6 = ctx
         /* 1 */ insn(ST_W, 10, 0, -4, 0), // key 0 on the stack
@@ -111,50 +120,55 @@ fn generator(state: RawFd, ifindex: u32, tpl: &[u8], flows: u16) -> [Insn; 51] {
         /* 4 */ insn(LD_DW, 1, BPF_PSEUDO_MAP_FD, 0, state),
         /* 5 */ insn(0, 0, 0, 0, 0),
         /* 6 */ insn(CALL, 0, 0, 0, FN_MAP_LOOKUP_ELEM), // r0 = &state or NULL
-        /* 7 */ insn(JEQ_K, 0, 0, 41, 0), // NULL -> 49 drop
+        /* 7 */ insn(JEQ_K, 0, 0, 46, 0), // NULL -> 54 drop
         /* 8 */ insn(MOV64_X, 8, 0, 0, 0), // r8 = &state (kept across calls)
         /* 9 */ insn(CALL, 0, 0, 0, FN_KTIME_GET_NS),
         /* 10 */ insn(MOV64_X, 9, 0, 0, 0), // r9 = now
         /* 11 */ insn(LDX_DW, 1, 8, 8, 0), // r1 = next
-        /* 12 */ insn(JGT_X, 1, 9, 36, 0), // not yet -> 49 drop
+        /* 12 */ insn(JGT_X, 1, 9, 41, 0), // not yet -> 54 drop
         /* 13 */ insn(LDX_DW, 2, 8, 16, 0), // r2 = interval
         /* 14 */ insn(ADD64_X, 1, 2, 0, 0), // next += interval
         /* 15 */ insn(JGE_X, 1, 9, 1, 0), // behind: no catching up in a burst
         /* 16 */ insn(MOV64_X, 1, 9, 0, 0), // next = now
         /* 17 */ insn(STX_DW, 8, 1, 8, 0),
-        /* 18 */ insn(LDX_W, 7, 6, MD_DATA, 0), // r7 = data
-        /* 19 */ insn(LDX_W, 3, 6, MD_DATA_END, 0), // r3 = data_end
-        /* 20 */ insn(MOV64_X, 4, 7, 0, 0),
-        /* 21 */ insn(ADD64_K, 4, 0, 0, MIN_LIVE_FRAME as i32),
-        /* 22 */ insn(JGT_X, 4, 3, 26, 0), // shorter than what we write -> 49 drop
-        /* 23 */ insn(ST_W, 7, 0, 0, w(0)), // 23..33: the header, from the template
-        /* 24 */ insn(ST_W, 7, 0, 4, w(4)),
-        /* 25 */ insn(ST_W, 7, 0, 8, w(8)),
-        /* 26 */ insn(ST_W, 7, 0, 12, w(12)),
-        /* 27 */ insn(ST_W, 7, 0, 16, w(16)),
-        /* 28 */ insn(ST_W, 7, 0, 20, w(20)),
-        /* 29 */ insn(ST_W, 7, 0, 24, w(24)),
-        /* 30 */ insn(ST_W, 7, 0, 28, w(28)),
-        /* 31 */ insn(ST_W, 7, 0, 32, w(32)),
-        /* 32 */ insn(ST_W, 7, 0, 36, w(36)),
-        /* 33 */ insn(ST_H, 7, 0, 40, h),
-        /* 34 */ insn(MOV64_K, 1, 0, 0, 1),
-        /* 35 */ insn(ATOMIC_DW, 8, 1, 0, ATOMIC_FETCH_ADD), // r1 = seq++
-        /* 36 */ insn(MOV64_X, 2, 1, 0, 0),
-        /* 37 */ insn(AND64_K, 2, 0, 0, i32::from(flows - 1)), // flow = seq % flows
-        /* 38 */ insn(END_BE, 2, 0, 0, 16),
-        /* 39 */ insn(STX_H, 7, 2, 34, 0), // UDP source port = flow
-        /* 40 */ insn(END_BE, 1, 0, 0, 32),
-        /* 41 */ insn(STX_W, 7, 1, SEQ_AT as i16, 0), // sequence number
-        /* 42 */ insn(MOV64_X, 0, 9, 0, 0),
-        /* 43 */ insn(END_BE, 0, 0, 0, 64),
-        /* 44 */ insn(STX_DW, 7, 0, SEQ_AT as i16 + 4, 0), // timestamp
-        /* 45 */ insn(MOV64_K, 1, 0, 0, ifindex as i32),
-        /* 46 */ insn(MOV64_K, 2, 0, 0, 0),
-        /* 47 */ insn(CALL, 0, 0, 0, FN_REDIRECT), // r0 = XDP_REDIRECT
-        /* 48 */ insn(EXIT, 0, 0, 0, 0),
-        /* 49 */ insn(MOV64_K, 0, 0, 0, XDP_DROP),
-        /* 50 */ insn(EXIT, 0, 0, 0, 0),
+        /* 18 */ insn(LDX_DW, 1, 8, 0, 0), // r1 = seq
+        /* 19 */ insn(LDX_DW, 2, 8, 24, 0), // r2 = limit
+        /* 20 */ insn(JGE_X, 1, 2, 33, 0), // all sent -> 54 drop
+        /* 21 */ insn(LDX_W, 7, 6, MD_DATA, 0), // r7 = data
+        /* 22 */ insn(LDX_W, 3, 6, MD_DATA_END, 0), // r3 = data_end
+        /* 23 */ insn(MOV64_X, 4, 7, 0, 0),
+        /* 24 */ insn(ADD64_K, 4, 0, 0, MIN_LIVE_FRAME as i32),
+        /* 25 */ insn(JGT_X, 4, 3, 28, 0), // shorter than what we write -> 54 drop
+        /* 26 */ insn(ST_W, 7, 0, 0, w(0)), // 26..37: the template
+        /* 27 */ insn(ST_W, 7, 0, 4, w(4)),
+        /* 28 */ insn(ST_W, 7, 0, 8, w(8)),
+        /* 29 */ insn(ST_W, 7, 0, 12, w(12)),
+        /* 30 */ insn(ST_W, 7, 0, 16, w(16)),
+        /* 31 */ insn(ST_W, 7, 0, 20, w(20)),
+        /* 32 */ insn(ST_W, 7, 0, 24, w(24)),
+        /* 33 */ insn(ST_W, 7, 0, 28, w(28)),
+        /* 34 */ insn(ST_W, 7, 0, 32, w(32)),
+        /* 35 */ insn(ST_W, 7, 0, 36, w(36)),
+        /* 36 */ insn(ST_H, 7, 0, 40, h),
+        /* 37 */ insn(ST_W, 7, 0, 42, w(42)),
+        /* 38 */ insn(MOV64_K, 1, 0, 0, 1),
+        /* 39 */ insn(ATOMIC_DW, 8, 1, 0, ATOMIC_FETCH_ADD), // r1 = seq++
+        /* 40 */ insn(MOV64_X, 2, 1, 0, 0),
+        /* 41 */ insn(AND64_K, 2, 0, 0, i32::from(flows - 1)), // flow = seq % flows
+        /* 42 */ insn(ADD64_K, 2, 0, 0, sport),
+        /* 43 */ insn(END_BE, 2, 0, 0, 16),
+        /* 44 */ insn(STX_H, 7, 2, 34, 0), // UDP source port = template's + flow
+        /* 45 */ insn(END_BE, 1, 0, 0, 32),
+        /* 46 */ insn(STX_W, 7, 1, SEQ_AT as i16, 0), // sequence number
+        /* 47 */ insn(MOV64_X, 0, 9, 0, 0),
+        /* 48 */ insn(END_BE, 0, 0, 0, 64),
+        /* 49 */ insn(STX_DW, 7, 0, SEQ_AT as i16 + 4, 0), // timestamp
+        /* 50 */ insn(MOV64_K, 1, 0, 0, ifindex as i32),
+        /* 51 */ insn(MOV64_K, 2, 0, 0, 0),
+        /* 52 */ insn(CALL, 0, 0, 0, FN_REDIRECT), // r0 = XDP_REDIRECT
+        /* 53 */ insn(EXIT, 0, 0, 0, 0),
+        /* 54 */ insn(MOV64_K, 0, 0, 0, XDP_DROP),
+        /* 55 */ insn(EXIT, 0, 0, 0, 0),
     ]
 }
 
@@ -208,7 +222,9 @@ pub struct LiveFrames {
 
 impl LiveFrames {
     /// A sender of copies of `frame` (Ethernet/IPv4/UDP, at least [`MIN_LIVE_FRAME`] bytes) out
-    /// of `ifname`, spread over `flows` UDP source ports (a power of two).
+    /// of `ifname`, spread over `flows` UDP source ports (a power of two) from the frame's own.
+    /// The UDP checksum is left as the frame has it: give 0 (none), as the stamped fields change
+    /// every frame.
     #[cold]
     pub fn new(ifname: &str, frame: &[u8], flows: u16) -> Result<Self, Error> {
         let what = format!("xdp live frames out of {ifname}");
@@ -220,8 +236,10 @@ impl LiveFrames {
             )));
         }
         let ifindex = sys::ifindex(ifname)?;
-        let counter = state_map::<3>(&what)?;
-        let insns = generator(counter.as_raw_fd(), ifindex, &frame[..42], flows);
+        let counter = state_map::<4>(&what)?;
+        bpf::map_update_u64s(&counter, 0, &[0, 0, 0, u64::MAX])
+            .map_err(|e| bpf::bpf_error(&what, "set up the state map", e))?;
+        let insns = generator(counter.as_raw_fd(), ifindex, &frame[..TEMPLATE], flows);
         let prog = bpf::load_program(&what, "brick_gen", &insns)?;
         Ok(LiveFrames {
             what,
@@ -264,16 +282,27 @@ impl LiveFrames {
 
     /// Frames the program has laid out so far (sent or lost by the redirect).
     pub fn generated(&self) -> Result<u64, Error> {
-        Ok(read_state::<3>(&self.what, &self.counter)?[0])
+        Ok(read_state::<4>(&self.what, &self.counter)?[0])
     }
 
     /// Paces the following frames to `pps` per second (0: as fast as the core goes); call it
     /// while no [`LiveFrames::send`] runs.
     pub fn set_rate(&self, pps: f64) -> Result<(), Error> {
-        let [seq, _, _] = read_state::<3>(&self.what, &self.counter)?;
+        let [seq, _, _, limit] = read_state::<4>(&self.what, &self.counter)?;
         let interval = if pps > 0.0 { (1e9 / pps) as u64 } else { 0 };
-        bpf::map_update_u64s(&self.counter, 0, &[seq, 0, interval])
-            .map_err(|e| bpf::bpf_error(&self.what, "set the rate", e))
+        self.write_state([seq, 0, interval, limit], "set the rate")
+    }
+
+    /// Stops laying out frames once `total` have been, over the sender's life: a count met
+    /// exactly whatever the calls' sizes.
+    pub fn set_limit(&self, total: u64) -> Result<(), Error> {
+        let [seq, next, interval, _] = read_state::<4>(&self.what, &self.counter)?;
+        self.write_state([seq, next, interval, total], "set the frame limit")
+    }
+
+    fn write_state(&self, state: [u64; 4], what: &str) -> Result<(), Error> {
+        bpf::map_update_u64s(&self.counter, 0, &state)
+            .map_err(|e| bpf::bpf_error(&self.what, what, e))
     }
 }
 
@@ -325,14 +354,19 @@ mod tests {
 
     #[test]
     fn jumps_land_where_the_comments_say() {
-        let g = generator(3, 1, &[0; 42], 8);
+        let g = generator(3, 1, &[0; TEMPLATE], 8);
         let target = |p: &[Insn], at: usize| (at as i64 + 1 + i64::from(p[at].off)) as usize;
         assert_eq!(
-            (target(&g, 7), target(&g, 12), target(&g, 22)),
-            (49, 49, 49)
+            (
+                target(&g, 7),
+                target(&g, 12),
+                target(&g, 20),
+                target(&g, 25)
+            ),
+            (54, 54, 54, 54)
         );
         assert_eq!(target(&g, 15), 17);
-        assert_eq!((g[48].code, g[50].code), (EXIT, EXIT));
+        assert_eq!((g[53].code, g[55].code), (EXIT, EXIT));
         let s = sink(3);
         assert_eq!((target(&s, 5), target(&s, 7), target(&s, 14)), (8, 19, 17));
     }
