@@ -5,9 +5,13 @@
 //! what became of waiting packets, so the same code runs under test with a fake clock.
 //!
 //! States, as in Linux and RFC 1122 2.3.2.1: `Incomplete` (a request is out; packets wait),
-//! `Reachable` (confirmed within `reachable_ms`), `Stale` (usable, re-confirmed on the next use by
-//! a unicast request). An entry unanswered after `max_probes` requests fails: its waiting packets
-//! are handed back for ICMP host unreachable. The table holds at most `max_entries`; when full,
+//! `Reachable` (confirmed within `reachable_ms`), `Stale` (usable, re-confirmed by unicast
+//! requests after its next use). An entry unanswered after `max_probes` requests fails: its
+//! waiting packets are handed back for ICMP host unreachable, and a stale entry goes. The data
+//! path forwards on the published MACs without telling the table, so a use there cannot trigger
+//! the re-confirmation; instead an entry not confirmed for `stale_ms` is re-confirmed anyway (as
+//! VPP ages its neighbours): a live neighbour answers and stays, a gone one is removed within
+//! `max_probes` requests, and the forwarding cores stop using its MAC. The table holds at most `max_entries`; when full,
 //! the least recently used stale or failed entry makes room, and a new incomplete entry is refused
 //! rather than evicting a live one, so a scan of unused addresses cannot flush real neighbours.
 //! Information from ARP packets only updates entries that exist, or creates one when the packet
@@ -143,7 +147,7 @@ pub struct Config {
     pub max_pending: usize,
     /// How long a confirmed entry stays reachable.
     pub reachable_ms: u64,
-    /// How long a stale entry is kept without use.
+    /// How long an entry may go unconfirmed before it is re-confirmed even unused.
     pub stale_ms: u64,
     /// Interval between requests for an incomplete entry.
     pub retrans_ms: u64,
@@ -199,20 +203,37 @@ enum State {
         mac: EthernetAddress,
         until: u64,
     },
-    /// `wanted`: used since it went stale, so the next tick re-confirms it with a unicast
-    /// request (Linux's DELAY/PROBE); `probed`: that request is out.
+    /// `wanted`: to be re-confirmed by unicast requests (used since it went stale, as Linux's
+    /// DELAY/PROBE, or unconfirmed for `stale_ms`); `probes` of them are out, the next one at
+    /// `next_probe`.
     Stale {
         mac: EthernetAddress,
         wanted: bool,
-        probed: bool,
+        probes: u32,
+        next_probe: u64,
     },
     Failed,
+}
+
+impl State {
+    /// A stale entry nobody asked to re-confirm yet.
+    fn stale(mac: EthernetAddress) -> Self {
+        State::Stale {
+            mac,
+            wanted: false,
+            probes: 0,
+            next_probe: 0,
+        }
+    }
 }
 
 #[derive(Debug)]
 struct Entry<P> {
     state: State,
+    /// Last use by the control plane (the eviction order).
     used: u64,
+    /// Last confirmation by the neighbour.
+    confirmed: u64,
     pending: VecDeque<P>,
 }
 
@@ -223,6 +244,8 @@ pub struct Neighbors<P> {
     entries: HashMap<IpAddr, Entry<P>>,
     /// Packets refused because a limit was reached; a counter for the operator.
     pub refused: u64,
+    /// Set when a MAC the data path may hold went away; see [`Neighbors::take_removed`].
+    removed: bool,
 }
 
 impl<P> Neighbors<P> {
@@ -232,7 +255,14 @@ impl<P> Neighbors<P> {
             cfg,
             entries: HashMap::new(),
             refused: 0,
+            removed: false,
         }
+    }
+
+    /// Whether an entry with a MAC was removed since the last call: the MACs must be published
+    /// again, or the forwarding cores keep sending to a neighbour that is gone.
+    pub fn take_removed(&mut self) -> bool {
+        std::mem::take(&mut self.removed)
     }
 
     /// Entries in the table.
@@ -295,6 +325,7 @@ impl<P> Neighbors<P> {
         match victim {
             Some(ip) => {
                 self.entries.remove(&ip);
+                self.removed = true;
                 true
             }
             None => false,
@@ -316,6 +347,7 @@ impl<P> Neighbors<P> {
                     probes: 1,
                 },
                 used: now,
+                confirmed: 0,
                 pending: VecDeque::new(),
             };
             e.pending.extend(packet);
@@ -332,16 +364,17 @@ impl<P> Neighbors<P> {
                 e.state = State::Stale {
                     mac,
                     wanted: true,
-                    probed: false,
+                    probes: 0,
+                    next_probe: 0,
                 };
                 Lookup::Mac(mac)
             }
-            State::Stale { mac, probed, .. } => {
-                e.state = State::Stale {
-                    mac,
-                    wanted: true,
-                    probed,
-                };
+            State::Stale {
+                ref mut wanted,
+                mac,
+                ..
+            } => {
+                *wanted = true;
                 Lookup::Mac(mac)
             }
             State::Incomplete { .. } => match packet {
@@ -386,16 +419,12 @@ impl<P> Neighbors<P> {
             if !for_us || !self.room() {
                 return None;
             }
-            let state = State::Stale {
-                mac,
-                wanted: false,
-                probed: false,
-            };
             self.entries.insert(
                 ip,
                 Entry {
-                    state,
+                    state: State::stale(mac),
                     used: now,
+                    confirmed: now,
                     pending: VecDeque::new(),
                 },
             );
@@ -406,6 +435,7 @@ impl<P> Neighbors<P> {
             mac,
             until: now + self.cfg.reachable_ms,
         };
+        e.confirmed = now;
         if e.pending.is_empty() {
             return None;
         }
@@ -430,11 +460,7 @@ impl<P> Neighbors<P> {
             mac,
             until: now + reachable_ms,
         };
-        let stale = |mac| State::Stale {
-            mac,
-            wanted: false,
-            probed: false,
-        };
+        let stale = State::stale;
         let known = match e.state {
             State::Reachable { mac, .. } | State::Stale { mac, .. } => Some(mac),
             State::Incomplete { .. } | State::Failed => None,
@@ -443,6 +469,7 @@ impl<P> Neighbors<P> {
             // Resolving: the answer completes it.
             None => {
                 if solicited {
+                    e.confirmed = now;
                     confirmed
                 } else {
                     stale(mac)
@@ -456,7 +483,10 @@ impl<P> Neighbors<P> {
                     return None;
                 }
             }
-            Some(_) if solicited => confirmed,
+            Some(_) if solicited => {
+                e.confirmed = now;
+                confirmed
+            }
             Some(old) if old != mac => stale(mac),
             Some(_) => return None,
         };
@@ -468,7 +498,7 @@ impl<P> Neighbors<P> {
 
     /// Advances timers: retransmits requests, fails unanswered entries, ages out unused ones.
     pub fn tick(&mut self, now: u64) -> Vec<Action<P>> {
-        let cfg = self.cfg;
+        let (cfg, removed) = (self.cfg, &mut self.removed);
         let mut out = Vec::new();
         self.entries.retain(|ip, e| match e.state {
             State::Incomplete { next_probe, probes } if now >= next_probe => {
@@ -485,29 +515,31 @@ impl<P> Neighbors<P> {
                 true
             }
             State::Reachable { mac, until } if now >= until => {
-                e.state = State::Stale {
-                    mac,
-                    wanted: false,
-                    probed: false,
-                };
+                e.state = State::stale(mac);
                 true
             }
             State::Stale {
                 mac,
                 wanted,
-                probed,
+                probes,
+                next_probe,
             } => {
-                if now.saturating_sub(e.used) >= cfg.stale_ms {
+                let due = wanted || now.saturating_sub(e.confirmed) >= cfg.stale_ms;
+                if !due || now < next_probe {
+                    return true;
+                }
+                if probes >= cfg.max_probes {
+                    // Gone: the data path must stop using it.
+                    *removed = true;
                     return false;
                 }
-                if wanted && !probed {
-                    out.push(Action::Request(*ip, Some(mac)));
-                    e.state = State::Stale {
-                        mac,
-                        wanted,
-                        probed: true,
-                    };
-                }
+                out.push(Action::Request(*ip, Some(mac)));
+                e.state = State::Stale {
+                    mac,
+                    wanted: true,
+                    probes: probes + 1,
+                    next_probe: now + cfg.retrans_ms,
+                };
                 true
             }
             State::Failed => now.saturating_sub(e.used) < cfg.stale_ms,
@@ -613,14 +645,48 @@ mod tests {
         );
         assert_eq!(t.get(ip(3)), Some(MAC), "stale is still usable");
         assert_eq!(t.lookup(ip(3), Some(1), 30_001), Lookup::Mac(MAC));
+        let probe = vec![Action::Request(ip(3), Some(MAC))];
         assert_eq!(
             t.tick(30_002),
-            vec![Action::Request(ip(3), Some(MAC))],
+            probe,
             "a used stale entry is re-confirmed by unicast"
         );
-        assert_eq!(t.tick(30_003), vec![], "once");
-        t.tick(30_001 + 600_000);
+        assert_eq!(
+            t.tick(30_003),
+            vec![],
+            "one request per retransmission interval"
+        );
+        assert_eq!(t.tick(31_002), probe);
+        assert_eq!(t.tick(32_002), probe);
+        assert!(!t.take_removed());
+        assert_eq!(t.tick(33_002), vec![], "unanswered after three: gone");
         assert!(t.is_empty());
+        assert!(t.take_removed(), "the MACs must be published again");
+        assert!(!t.take_removed(), "once");
+    }
+
+    /// The data path does not report its uses: an entry it may be using is re-confirmed once it
+    /// has gone `stale_ms` unconfirmed. A neighbour that answers stays, and is not asked again
+    /// before another `stale_ms`.
+    #[test]
+    fn unconfirmed_entries_are_reconfirmed_even_unused() {
+        let mut t = table();
+        t.lookup(ip(4), None, 0);
+        t.learn(ip(4), MAC, false, 0);
+        t.tick(30_000);
+        assert_eq!(t.tick(599_999), vec![]);
+        let probe = vec![Action::Request(ip(4), Some(MAC))];
+        assert_eq!(t.tick(600_000), probe);
+        assert_eq!(t.learn(ip(4), MAC, false, 600_010), None);
+        assert_eq!(t.tick(601_010), vec![], "answered: reachable again");
+        assert_eq!(
+            t.tick(630_010),
+            vec![],
+            "stale again, but recently confirmed"
+        );
+        assert_eq!(t.tick(1_200_010), probe);
+        assert_eq!(t.get(ip(4)), Some(MAC));
+        assert!(!t.take_removed());
     }
 
     #[test]

@@ -224,7 +224,9 @@ impl<T: Lpm<u32>> ControlPlane<T> {
     pub fn tick(&mut self, now_ms: u64) -> Out {
         let mut out = Out::new();
         let actions = self.neighbors.tick(now_ms);
-        let changed = !actions.is_empty();
+        // Requests change nothing the data path reads, but answers and removals do.
+        let removed = self.neighbors.take_removed();
+        let changed = removed || !actions.is_empty();
         for a in actions {
             match a {
                 Action::Request(ip, to) => self.request(ip, to, &mut out),
