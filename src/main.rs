@@ -272,6 +272,10 @@ enum BenchCmd {
         /// router's core) or `generator` (veth's default, the sending core).
         #[arg(long, default_value = "router")]
         napi: brick_bench::forward::Napi,
+        /// The Brick nodes' idle policy: `busy` spins; `adaptive` yields the core when its
+        /// queues run dry (the router's NAPI thread shares it with `--napi router`).
+        #[arg(long, default_value = "busy")]
+        idle: brick_io::IdlePolicy,
         /// A route file loaded into Brick as static routes (e.g. a full Internet table).
         #[arg(long)]
         table: Option<PathBuf>,
@@ -631,6 +635,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             seconds,
             routers,
             napi,
+            idle,
             table,
             rfc2544,
             json,
@@ -642,6 +647,7 @@ fn bench(b: BenchCmd) -> Result<()> {
                 napi,
                 table,
                 rfc2544,
+                idle,
             })?;
             if !json {
                 print!("{}", r.table());

@@ -107,6 +107,8 @@ pub struct Forward {
     pub table: Option<std::path::PathBuf>,
     /// Also search each router's RFC 2544 throughput (the highest paced rate without loss).
     pub rfc2544: bool,
+    /// The Brick nodes' idle policy.
+    pub idle: brick_io::IdlePolicy,
 }
 
 /// One router's figures.
@@ -477,7 +479,7 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
                     r#"
 [dataplane]
 cores = [{router_core}]
-idle = "busy"
+idle = "{idle}"
 [control]
 socket = "/tmp/brick-bench-forward-{pid}.sock"
 [[port]]
@@ -490,7 +492,8 @@ backend = "{backend}:r2{opts}@{ns}"
 addresses = ["10.2.0.1/24"]
 "#,
                     pid = std::process::id(),
-                    ns = topo.router.name()
+                    ns = topo.router.name(),
+                    idle = f.idle,
                 );
                 let mut cfg = Config::parse("bench forward", &text)
                     .map_err(|e| Error::Usage(e.to_string()))?;
@@ -531,8 +534,9 @@ addresses = ["10.2.0.1/24"]
         }
     }
     let placement = format!(
-        "generator on core {}, router on core {router_core}, r1's NAPI {}, s0's NAPI (the sink's XDP program) on the core that transmits into r2",
+        "generator on core {}, router on core {router_core} (Brick idle policy {}), r1's NAPI {}, s0's NAPI (the sink's XDP program) on the core that transmits into r2",
         gen_core.map_or("-".into(), |c| c.to_string()),
+        f.idle,
         match f.napi {
             Napi::Router => format!("threaded and pinned to core {router_core}"),
             Napi::Generator => "on the generator's core (veth default)".into(),
