@@ -9,7 +9,7 @@
 //!
 //! [control]
 //! socket = "/run/brick/brick.sock"        # where `brick show` connects
-//! punt_rate = 10000                       # frames/s per worker to the control plane
+//! punt_rate = 10000                       # frames/s per worker and punt kind to the control plane
 //! icmp_rate = 100                         # ICMP errors/s to one source
 //!
 //! [metrics]
@@ -257,7 +257,7 @@ pub struct Config {
     pub idle: IdlePolicy,
     /// The control socket.
     pub socket: PathBuf,
-    /// Frames per second one worker hands to the control plane.
+    /// Frames per second one worker hands to the control plane, per kind of punt.
     pub punt_rate: u32,
     /// ICMP errors per second to one source.
     pub icmp_rate: u32,

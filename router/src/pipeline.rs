@@ -90,10 +90,12 @@ impl Counters {
     }
 }
 
-/// Where punted frames go: the ring and its rate limit, or nowhere (counted only).
+/// Where punted frames go: the ring and a rate limit per kind of punt, or nowhere (counted only).
+/// One bucket per kind, as a router polices each class of control traffic apart: a flood of
+/// packets waiting for ARP must not starve the ARP replies that would resolve them.
 #[derive(Debug)]
 struct PuntTo {
-    to: Option<(Arc<PuntPath>, RateLimit)>,
+    to: Option<(Arc<PuntPath>, [RateLimit; Punt::ALL.len()])>,
     /// The clock, read once per burst and only when something is punted.
     now: u64,
 }
@@ -101,13 +103,13 @@ struct PuntTo {
 impl PuntTo {
     fn punt(&mut self, counters: &mut Counters, port: u16, kind: Punt, frame: &[u8]) {
         counters.punts[kind as usize] += 1;
-        let Some((path, limit)) = self.to.as_mut() else {
+        let Some((path, limits)) = self.to.as_mut() else {
             return;
         };
         if self.now == 0 {
             self.now = clock::now_ns();
         }
-        if !limit.allow(self.now) {
+        if !limits[kind as usize].allow(self.now) {
             counters.punt_limited += 1;
         } else if path
             .to_control
@@ -169,10 +171,10 @@ impl<T: Lpm<u32>> Pipeline<T> {
         self
     }
 
-    /// Hands punted frames to the control plane over `path`, at most as fast as `limit` allows;
-    /// without it they are counted and freed.
+    /// Hands punted frames to the control plane over `path`, each kind at most as fast as `limit`
+    /// allows; without it they are counted and freed.
     pub fn with_punt(mut self, path: Arc<PuntPath>, limit: RateLimit) -> Self {
-        self.punt.to = Some((path, limit));
+        self.punt.to = Some((path, [limit; Punt::ALL.len()]));
         self
     }
 
@@ -449,10 +451,10 @@ mod tests {
         }
     }
 
-    /// Input: a ping to the router, a packet whose TTL expires here, and 40 more pings, through a
-    /// pipeline that punts at most 8 at once to a control plane. Output: the control plane answers
-    /// with an echo reply and a time exceeded from port 0's address, and the excess is counted as
-    /// rate-limited, not queued.
+    /// Input: 41 pings to the router, then a packet whose TTL expires here, through a pipeline
+    /// that punts at most 8 of a kind at once to a control plane. Output: the control plane
+    /// answers 8 pings and the time exceeded (from port 0's address), which the pings' flood did
+    /// not starve; the excess pings are counted as rate-limited, not queued.
     #[test]
     fn punts_reach_the_control_plane_which_answers_within_the_rate_limit() {
         use crate::config::IfAddr;
@@ -485,24 +487,23 @@ mod tests {
         };
         ping[24..26].copy_from_slice(&c.to_be_bytes());
         let mut burst = Burst::new(64);
-        burst.push(pool.alloc_from(&ping).unwrap()).unwrap();
+        for _ in 0..41 {
+            burst.push(pool.alloc_from(&ping).unwrap()).unwrap();
+        }
         burst
             .push(pool.alloc_from(&frame([10, 1, 2, 3], 1)).unwrap())
             .unwrap();
-        for _ in 0..40 {
-            burst.push(pool.alloc_from(&ping).unwrap()).unwrap();
-        }
         pl.process(0, &mut burst, &mut []);
         assert_eq!(pl.counters.punt(Punt::Local), 41);
         assert_eq!(pl.counters.punt(Punt::TtlExceeded), 1);
-        assert_eq!(path.to_control.len(), 8, "the burst of the rate limit");
-        assert_eq!(pl.counters.punt_limited, 34);
+        assert_eq!(path.to_control.len(), 9, "the burst of each kind's limit");
+        assert_eq!(pl.counters.punt_limited, 33);
 
         let mut replies = Vec::new();
         while let Some(p) = path.to_control.pop() {
             replies.extend(control.handle(&p, 0));
         }
-        assert_eq!(replies.len(), 8);
+        assert_eq!(replies.len(), 9);
         let kinds: Vec<(u16, Message)> = replies
             .iter()
             .map(|(port, f)| {
@@ -512,9 +513,9 @@ mod tests {
                 )
             })
             .collect();
-        assert_eq!(kinds[0], (0, Message::EchoReply));
-        assert_eq!(kinds[1], (0, Message::TimeExceeded));
-        let te = &replies[1].1;
+        assert!(kinds[..8].iter().all(|k| *k == (0, Message::EchoReply)));
+        assert_eq!(kinds[8], (0, Message::TimeExceeded));
+        let te = &replies[8].1;
         assert_eq!(
             &te[26..30],
             &[198, 18, 0, 254],
