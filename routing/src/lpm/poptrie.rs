@@ -75,6 +75,9 @@ pub type Poptrie6 = Poptrie<u128, 16>;
 #[derive(Clone, Debug)]
 struct Tables {
     direct: Box<[u32]>,
+    /// For each direct entry, the next hop of the longest prefix of at most `S` bits covering
+    /// it: what an update under the entry inherits, without a walk from the trie's root.
+    cover: Box<[NextHop]>,
     nodes: Arena<Node>,
     leaves: Arena<NextHop>,
 }
@@ -98,10 +101,11 @@ impl<K: Key, const S: u32> Default for Poptrie<K, S> {
         Poptrie {
             t: Tables {
                 direct: vec![LEAF; 1 << S].into_boxed_slice(),
+                cover: vec![NO_ROUTE; 1 << S].into_boxed_slice(),
                 nodes: Arena::default(),
                 leaves: Arena::default(),
             },
-            rules: Rules::new(),
+            rules: Rules::indexed(S as u8),
         }
     }
 }
@@ -112,10 +116,11 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
         let (t, rules) = (&mut self.t, &self.rules);
         let len = u32::from(p.len());
         let first = p.addr().top(S);
-        let (n, best) = rules.descend(p.addr(), p.len().min(S as u8));
         if len > S {
+            let (n, best) = (rules.node_at_index(p.addr()), t.cover[first]);
             return t.refresh_below(rules, p, (first, S), n, best);
         }
+        let (n, best) = rules.descend(p.addr(), p.len());
         let mut result = Ok(());
         rules.expand(n, S - len, best, &mut |rel, n, best| {
             if result.is_ok() {
@@ -252,6 +257,7 @@ impl Tables {
         n: Option<NodeId>,
         best: NextHop,
     ) -> Result<(), Error> {
+        self.cover[slot] = best;
         let old = self.direct[slot];
         if old & LEAF == 0 {
             let root = self.nodes.items[old as usize];

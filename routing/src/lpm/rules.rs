@@ -1,5 +1,10 @@
 //! The rules behind an updatable table: a binary trie, one node per bit, in an arena. The tables
 //! ask it what a prefix's removal uncovers and walk it to rebuild the part an update touched.
+//!
+//! A table may ask for an index of the trie's nodes at one depth (Poptrie's direct-table width):
+//! then an insert of a longer prefix starts its walk there instead of at the root, and the table
+//! finds the node under a direct entry without a walk. Each level of the walk is a dependent
+//! load from a trie of a few million nodes, most of an update's time on a full table.
 
 use std::marker::PhantomData;
 
@@ -21,6 +26,10 @@ pub(crate) struct Rules<K> {
     nodes: Vec<TrieNode>,
     free: Vec<NodeId>,
     len: usize,
+    /// Depth of the index (0: none).
+    depth: u8,
+    /// The node at `depth` under each `depth`-bit key prefix, or 0.
+    index: Vec<NodeId>,
     _key: PhantomData<K>,
 }
 
@@ -32,8 +41,29 @@ impl<K: Key> Rules<K> {
             nodes: vec![TrieNode::default()],
             free: Vec::new(),
             len: 0,
+            depth: 0,
+            index: Vec::new(),
             _key: PhantomData,
         }
+    }
+
+    /// Rules that index their nodes at `depth` bits (1..=24) for [`Rules::node_at_index`].
+    pub(crate) fn indexed(depth: u8) -> Self {
+        Rules {
+            depth,
+            index: vec![0; 1 << depth],
+            ..Self::new()
+        }
+    }
+
+    /// The node `depth` bits down along `key`, if the trie goes that deep.
+    #[inline]
+    pub(crate) fn node_at_index(&self, key: K) -> Option<NodeId> {
+        if self.depth == 0 {
+            return None;
+        }
+        let n = *self.index.get(key.top(u32::from(self.depth)))?;
+        (n != 0).then_some(n)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -42,8 +72,9 @@ impl<K: Key> Rules<K> {
 
     /// Sets `p`'s next hop; returns the one it replaced.
     pub(crate) fn insert(&mut self, p: Prefix<K>, nh: NextHop) -> Result<Option<NextHop>, Error> {
-        let mut n = 0;
-        for i in 0..p.len() {
+        let indexed = self.depth != 0 && p.len() >= self.depth;
+        let (mut n, from) = self.start(p);
+        for i in from..p.len() {
             let b = p.addr().bit(i);
             let next = self.nodes[n as usize].child[b];
             n = if next != 0 {
@@ -51,6 +82,9 @@ impl<K: Key> Rules<K> {
             } else {
                 let new = self.alloc()?;
                 self.nodes[n as usize].child[b] = new;
+                if indexed && i + 1 == self.depth {
+                    self.index[p.addr().top(u32::from(self.depth))] = new;
+                }
                 new
             };
         }
@@ -61,10 +95,12 @@ impl<K: Key> Rules<K> {
 
     /// Removes `p`, pruning nodes left with neither route nor child.
     pub(crate) fn remove(&mut self, p: Prefix<K>) -> Option<NextHop> {
-        // The path from the root, without allocating: at most 129 nodes.
+        // The path from the root, without allocating: at most 129 nodes; from the index down
+        // when the prefix lies under it (the part above is walked only if pruning reaches it).
         let mut path = [0; 129];
-        let mut n = 0;
-        for i in 0..p.len() {
+        let (mut n, from) = self.start(p);
+        path[usize::from(from)] = n;
+        for i in from..p.len() {
             n = self.nodes[n as usize].child[p.addr().bit(i)];
             if n == 0 {
                 return None;
@@ -81,10 +117,27 @@ impl<K: Key> Rules<K> {
             if node.nh != NO_ROUTE || node.child != [0, 0] {
                 break;
             }
+            if i == usize::from(from) {
+                for j in 0..from {
+                    path[usize::from(j) + 1] =
+                        self.nodes[path[usize::from(j)] as usize].child[p.addr().bit(j)];
+                }
+            }
             self.nodes[path[i - 1] as usize].child[p.addr().bit(i as u8 - 1)] = 0;
             self.free.push(path[i]);
+            if i == usize::from(self.depth) {
+                self.index[p.addr().top(u32::from(self.depth))] = 0;
+            }
         }
         Some(old)
+    }
+
+    /// Where a walk to `p` may start: the indexed node above it, or the root.
+    fn start(&self, p: Prefix<K>) -> (NodeId, u8) {
+        match self.node_at_index(p.addr()) {
+            Some(n) if p.len() >= self.depth => (n, self.depth),
+            _ => (0, 0),
+        }
     }
 
     /// Walks from the root along `key` for `depth` bits. Returns the node reached (if the trie
