@@ -276,6 +276,10 @@ enum BenchCmd {
         /// queues run dry (the router's NAPI thread shares it with `--napi router`).
         #[arg(long, default_value = "busy")]
         idle: brick_io::IdlePolicy,
+        /// Where the sink counts: `tc` (tc ingress, frames as they come) or `xdp` (an XDP
+        /// program, which makes veth copy frames from socket senders first, on the router's core).
+        #[arg(long, default_value = "tc")]
+        sink: brick_bench::forward::Sink,
         /// A route file loaded into Brick as static routes (e.g. a full Internet table).
         #[arg(long)]
         table: Option<PathBuf>,
@@ -636,6 +640,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             routers,
             napi,
             idle,
+            sink,
             table,
             rfc2544,
             json,
@@ -648,6 +653,7 @@ fn bench(b: BenchCmd) -> Result<()> {
                 table,
                 rfc2544,
                 idle,
+                sink,
             })?;
             if !json {
                 print!("{}", r.table());

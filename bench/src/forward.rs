@@ -9,8 +9,11 @@
 //! - The generator is XDP live frames ([`LiveFrames`]) on the first core: 5-9 Mpps of 64-byte
 //!   frames from one core, more than any router here forwards, so the figures measure the router.
 //!   The frames spread over 64 UDP flows to one destination.
-//! - The sink is an XDP program on s0 that counts and drops ([`DropSink`]); ARP passes to the
-//!   sink's kernel, which answers for 10.2.0.2.
+//! - The sink is a program on s0 that counts and drops ([`DropSink`]); ARP passes to the sink's
+//!   kernel, which answers for 10.2.0.2. By default it sits at tc ingress: as an XDP program it
+//!   would make veth copy every frame built by a socket sender (Brick's AF_XDP and AF_PACKET
+//!   transmits, not the kernel's forwarding) into a page first, on the router's core, a cost
+//!   of the apparatus charged to one side only (`sink`).
 //! - The router gets the second core. Where r1's receive work (its NAPI) runs is set by
 //!   `napi`: `router` makes it a kernel thread pinned to the router's core (threaded NAPI), so
 //!   the kernel forwards and Brick receives on the same core and the router is one core either
@@ -72,6 +75,27 @@ impl std::str::FromStr for Napi {
     }
 }
 
+/// Where the sink counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Sink {
+    /// At tc ingress (tcx): the frame as it comes.
+    Tc,
+    /// An XDP program: veth then copies frames from socket senders first.
+    Xdp,
+}
+
+impl std::str::FromStr for Sink {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tc" => Ok(Sink::Tc),
+            "xdp" => Ok(Sink::Xdp),
+            _ => Err(format!("sink {s:?}: tc or xdp")),
+        }
+    }
+}
+
 impl Dut {
     fn name(self) -> &'static str {
         match self {
@@ -109,6 +133,8 @@ pub struct Forward {
     pub rfc2544: bool,
     /// The Brick nodes' idle policy.
     pub idle: brick_io::IdlePolicy,
+    /// Where the sink counts.
+    pub sink: Sink,
 }
 
 /// One router's figures.
@@ -428,7 +454,10 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
         None => Vec::new(),
     };
     let topo = topology(f.size)?;
-    let sink = topo.sink_ns.enter(|| DropSink::attach("s0"))??;
+    let sink = topo.sink_ns.enter(|| match f.sink {
+        Sink::Tc => DropSink::attach_tc("s0"),
+        Sink::Xdp => DropSink::attach("s0"),
+    })??;
     // The sink's receive work runs on the core that transmits into r2, the router's: moved to
     // the generator's core it was starved by the generator's spinning and dropped frames that
     // counted as the router's loss (measured: the kernel lost 7 % at 92 kpps).
@@ -519,6 +548,8 @@ addresses = ["10.2.0.1/24"]
         .iter()
         .find(|r| r.dut == "kernel")
         .and_then(|r| r.throughput_mpps)
+        // A kernel that lost frames at every rate tried has no throughput to compare with.
+        .filter(|&k| k > 0.0)
     {
         for r in &mut results {
             r.throughput_vs_kernel = r.throughput_mpps.map(|t| t / k.max(1e-9));
@@ -534,12 +565,16 @@ addresses = ["10.2.0.1/24"]
         }
     }
     let placement = format!(
-        "generator on core {}, router on core {router_core} (Brick idle policy {}), r1's NAPI {}, s0's NAPI (the sink's XDP program) on the core that transmits into r2",
+        "generator on core {}, router on core {router_core} (Brick idle policy {}), r1's NAPI {}, the sink ({}) on the core that transmits into r2",
         gen_core.map_or("-".into(), |c| c.to_string()),
         f.idle,
         match f.napi {
             Napi::Router => format!("threaded and pinned to core {router_core}"),
             Napi::Generator => "on the generator's core (veth default)".into(),
+        },
+        match f.sink {
+            Sink::Tc => "tc ingress program on s0, run from the backlog",
+            Sink::Xdp => "XDP program on s0, s0's NAPI",
         }
     );
     Ok(ForwardReport {

@@ -32,7 +32,10 @@ const BPF_LINK_CREATE: u32 = 28;
 const BPF_MAP_TYPE_HASH: u32 = 1;
 pub(crate) const BPF_MAP_TYPE_ARRAY: u32 = 2;
 const BPF_MAP_TYPE_XSKMAP: u32 = 17;
-const BPF_PROG_TYPE_XDP: u32 = 6;
+pub(crate) const BPF_PROG_TYPE_XDP: u32 = 6;
+/// A tc classifier, run on socket buffers (here at tcx ingress).
+pub(crate) const BPF_PROG_TYPE_SCHED_CLS: u32 = 3;
+const BPF_TCX_INGRESS: u32 = 46;
 const BPF_XDP: u32 = 37;
 pub(super) const BPF_PSEUDO_MAP_FD: u8 = 1;
 
@@ -278,14 +281,19 @@ pub(crate) struct Program {
     pub(crate) _hosts: OwnedFd,
 }
 
-fn prog_load(name: &str, insns: &[Insn], log: Option<&mut Vec<u8>>) -> io::Result<OwnedFd> {
+fn prog_load(
+    prog_type: u32,
+    name: &str,
+    insns: &[Insn],
+    log: Option<&mut Vec<u8>>,
+) -> io::Result<OwnedFd> {
     let license = c"Dual MIT/GPL";
     let (log_level, log_size, log_buf) = match log {
         Some(l) => (1, l.len() as u32, l.as_mut_ptr() as u64),
         None => (0, 0, 0),
     };
     let mut attr = ProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_XDP,
+        prog_type,
         insn_cnt: insns.len() as u32,
         insns: insns.as_ptr() as u64,
         license: license.as_ptr() as u64,
@@ -316,7 +324,7 @@ pub(crate) fn load(what: &str, hosts: &[std::net::Ipv4Addr]) -> Result<Program, 
             .map_err(|e| bpf_error(what, "add a host address", e))?;
     }
     let insns = program(xsks.as_raw_fd(), host_map.as_raw_fd());
-    let prog = load_program(what, "brick_xsk", &insns)?;
+    let prog = load_program(what, BPF_PROG_TYPE_XDP, "brick_xsk", &insns)?;
     Ok(Program {
         prog,
         xsks,
@@ -324,14 +332,19 @@ pub(crate) fn load(what: &str, hosts: &[std::net::Ipv4Addr]) -> Result<Program, 
     })
 }
 
-/// Loads an XDP program; on failure the error carries the verifier's log.
+/// Loads a program of `prog_type`; on failure the error carries the verifier's log.
 #[cold]
-pub(crate) fn load_program(what: &str, name: &str, insns: &[Insn]) -> Result<OwnedFd, Error> {
-    prog_load(name, insns, None)
+pub(crate) fn load_program(
+    what: &str,
+    prog_type: u32,
+    name: &str,
+    insns: &[Insn],
+) -> Result<OwnedFd, Error> {
+    prog_load(prog_type, name, insns, None)
         .or_else(|_| {
             // Load again with the verifier's log, only to say why.
             let mut log = vec![0u8; 64 * 1024];
-            prog_load(name, insns, Some(&mut log)).map_err(|e| {
+            prog_load(prog_type, name, insns, Some(&mut log)).map_err(|e| {
                 let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
                 let verifier = String::from_utf8_lossy(&log[..end]).trim().to_string();
                 (e, verifier)
@@ -340,7 +353,7 @@ pub(crate) fn load_program(what: &str, name: &str, insns: &[Insn]) -> Result<Own
         .map_err(|(e, verifier)| {
             bpf_error(
                 what,
-                &format!("load the XDP program (verifier: {verifier})"),
+                &format!("load the BPF program (verifier: {verifier})"),
                 e,
             )
         })
@@ -469,6 +482,21 @@ pub(crate) fn link(
         &format!("attach the XDP program with a bpf_link ({mode:?} mode; needs Linux >= 5.9)"),
         e,
     ))
+}
+
+/// Attaches the tc program `prog` at `ifindex`'s ingress with a bpf_link (tcx, Linux 6.6 or
+/// later); detached when the link is closed.
+#[cold]
+pub(crate) fn tcx_link(what: &str, ifindex: u32, prog: &OwnedFd) -> Result<OwnedFd, Error> {
+    let mut attr = LinkCreateAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        target_ifindex: ifindex,
+        attach_type: BPF_TCX_INGRESS,
+        flags: 0,
+    };
+    bpf(BPF_LINK_CREATE, &mut attr)
+        .map(owned)
+        .map_err(|e| bpf_error(what, "attach at tc ingress (tcx needs Linux >= 6.6)", e))
 }
 
 // ===== legacy (netlink) attachment =====
