@@ -280,6 +280,10 @@ enum BenchCmd {
         /// program, which makes veth copy frames from socket senders first, on the router's core).
         #[arg(long, default_value = "tc")]
         sink: brick_bench::forward::Sink,
+        /// Also append the results, with the date, the command and the machine, as a section
+        /// of this Markdown file (e.g. docs/benchmarks.md).
+        #[arg(long)]
+        docs: Option<PathBuf>,
         /// A route file loaded into Brick as static routes (e.g. a full Internet table).
         #[arg(long)]
         table: Option<PathBuf>,
@@ -641,10 +645,13 @@ fn bench(b: BenchCmd) -> Result<()> {
             napi,
             idle,
             sink,
+            docs,
             table,
             rfc2544,
             json,
         } => {
+            // Before the run: the load average of the machine as the run found it.
+            let machine = brick_bench::forward::machine();
             let r = brick_bench::forward::run(&brick_bench::forward::Forward {
                 size,
                 seconds,
@@ -657,6 +664,26 @@ fn bench(b: BenchCmd) -> Result<()> {
             })?;
             if !json {
                 print!("{}", r.table());
+            }
+            if let Some(path) = docs {
+                let args: Vec<String> = std::env::args().skip(1).collect();
+                let command = format!("brick {}", args.join(" "));
+                let when = std::process::Command::new("date")
+                    .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+                    .unwrap_or_default();
+                use std::io::Write;
+                std::fs::OpenOptions::new()
+                    .append(true)
+                    .open(&path)
+                    .and_then(|mut f| {
+                        // A blank line first: the file may not end with one.
+                        let section = r.markdown(&when, &command, &machine);
+                        f.write_all(format!("\n{section}").as_bytes())
+                    })
+                    .map_err(|e| anyhow::anyhow!("--docs {}: {e}", path.display()))?;
+                eprintln!("appended the results to {}", path.display());
             }
             brick_bench::print_json(&r);
         }

@@ -199,12 +199,63 @@ impl ForwardReport {
                 r.dut,
                 r.offered_mpps,
                 r.forwarded_mpps,
-                r.vs_kernel.map_or("-".into(), |v| format!("{v:.2}x")),
+                ratio(r.vs_kernel),
                 r.routes
             );
         }
         s
     }
+
+    /// A section for docs/benchmarks.md: when, the command, the machine, and the results as a
+    /// table.
+    pub fn markdown(&self, when: &str, command: &str, machine: &str) -> String {
+        let mut s = format!(
+            "### `brick bench forward`, {when}\n\nCommand: `{command}`. Machine: {machine}. \
+             {} B frames, {} s per router. Generator: {}. Placement: {}.\n\n\
+             | router | routes | offered Mpps | forwarded Mpps | vs kernel | RFC 2544 throughput Mpps | vs kernel |\n\
+             |---|---|---|---|---|---|---|\n",
+            self.size, self.seconds, self.generator, self.placement
+        );
+        for r in &self.results {
+            s += &format!(
+                "| {} | {} | {:.3} | {:.3} | {} | {} | {} |\n",
+                r.dut,
+                r.routes,
+                r.offered_mpps,
+                r.forwarded_mpps,
+                ratio(r.vs_kernel),
+                r.throughput_mpps.map_or("-".into(), |t| format!("{t:.3}")),
+                ratio(r.throughput_vs_kernel)
+            );
+        }
+        s + "\n"
+    }
+}
+
+fn ratio(r: Option<f64>) -> String {
+    r.map_or("-".into(), |v| format!("{v:.2}x"))
+}
+
+/// This machine as a benchmark report names it: CPU model, cores, kernel, load average.
+pub fn machine() -> String {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|m| m.1.trim())
+        })
+        .unwrap_or("unknown CPU");
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let loadavg = read("/proc/loadavg");
+    let load: Vec<&str> = loadavg.split_whitespace().take(3).collect();
+    format!(
+        "{model}, {cores} cores, Linux {}, load average {}",
+        read("/proc/sys/kernel/osrelease").trim(),
+        load.join(" ")
+    )
 }
 
 const PREFIX: &str = "bfw";
@@ -598,4 +649,42 @@ fn load_table(path: &Path) -> Result<Vec<StaticRoute>, Error> {
             target: RouteTarget::Via(Ipv4Addr::new(10, 2, 0, 2)),
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markdown_section_has_the_command_machine_and_a_row_per_router() {
+        let row = |dut, fwd, vs| DutResult {
+            dut,
+            offered_mpps: 3.0,
+            forwarded_mpps: fwd,
+            vs_kernel: vs,
+            routes: 2,
+            throughput_mpps: None,
+            throughput_vs_kernel: None,
+        };
+        let r = ForwardReport {
+            bench: "forward",
+            size: 60,
+            seconds: 3.0,
+            generator: "xdp live frames".into(),
+            placement: "generator on core 0".into(),
+            results: vec![
+                row("kernel", 0.5, Some(1.0)),
+                row("brick af_xdp", 0.25, Some(0.5)),
+            ],
+        };
+        let md = r.markdown("2026-12-01 22:00 UTC", "brick bench forward", &machine());
+        assert!(md.starts_with("### `brick bench forward`, 2026-12-01 22:00 UTC"));
+        assert!(md.contains("Command: `brick bench forward`"));
+        assert!(md.contains("cores, Linux "), "{md}");
+        assert!(
+            md.contains("| kernel | 2 | 3.000 | 0.500 | 1.00x | - | - |"),
+            "{md}"
+        );
+        assert!(md.contains("| brick af_xdp | 2 | 3.000 | 0.250 | 0.50x | - | - |"));
+    }
 }
