@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use brick_io::backend::af_packet::{self, AfPacketConfig};
-use brick_io::backend::af_xdp::live::{DropSink, LIVE_REPEAT, LiveFrames};
+use brick_io::backend::af_xdp::live::DropSink;
 use brick_io::backend::mem::{self, CableConfig};
 use brick_io::netns::Netns;
 use brick_io::poll::{self, IdlePolicy};
@@ -18,7 +18,7 @@ use brick_io::{Pool, PoolConfig, PortStats};
 use serde::Serialize;
 
 use crate::traffic::profile::{FCS, Profile};
-use crate::traffic::{self, RunOpts};
+use crate::traffic::{self, LiveSpec, RunOpts};
 use crate::{Error, veth};
 
 /// Rates of the generators.
@@ -184,39 +184,28 @@ pub fn run(size: usize, seconds: f64) -> Result<GenRateReport, Error> {
         (count() - n0) as f64 / t0.elapsed().as_secs_f64() / 1e6
     };
     let count = || sink.count().unwrap_or(0);
-    let live = na.enter(|| LiveFrames::new("v0", &frame, 64))?;
-    let xdp_live = match live {
-        Err(e) => {
-            eprintln!("xdp live frames unavailable: {e}");
-            None
-        }
-        Ok(live) => {
-            let stop = AtomicBool::new(false);
-            std::thread::scope(|s| {
-                let run = s.spawn(|| {
-                    na.enter(|| {
-                        if let Some(c) = c0 {
-                            core_affinity::set_for_current(core_affinity::CoreId { id: c });
-                        }
-                        while !stop.load(Ordering::Relaxed) {
-                            live.send(LIVE_REPEAT, 256)?;
-                        }
-                        Ok::<_, brick_io::Error>(())
-                    })
-                });
-                let rate = steady(&count);
-                stop.store(true, Ordering::Relaxed);
-                match run.join() {
-                    Ok(Ok(Ok(()))) => Some(rate),
-                    Ok(Ok(Err(e))) | Ok(Err(e)) => {
-                        eprintln!("xdp live frames failed: {e}");
-                        None
-                    }
-                    Err(_) => None,
-                }
-            })
-        }
+    // `brick gen --tx xdp-live:v0@NS` itself, on the first core, counted at the sink.
+    let live = LiveSpec {
+        ifname: "v0".into(),
+        netns: Some(na.name().into()),
     };
+    let live_opts = RunOpts {
+        cores: c0.into_iter().collect(),
+        seconds: Some(seconds),
+        ..Default::default()
+    };
+    let xdp_live = std::thread::scope(|s| {
+        let run = s.spawn(|| traffic::live::run(&p, &live, Vec::new(), &live_opts));
+        let rate = steady(&count);
+        match run.join() {
+            Ok(Ok(_)) => Some(rate),
+            Ok(Err(e)) => {
+                eprintln!("xdp live frames unavailable: {e}");
+                None
+            }
+            Err(_) => None,
+        }
+    });
     let trafgen_xdp = trafgen.and_then(|_| {
         std::thread::scope(|s| {
             let child = s.spawn(|| trafgen_cmd(&na, &secs, &packet).output());
