@@ -42,9 +42,7 @@ pub trait Lpm<K: Key> {
     /// several at once and their cache misses overlap; a table may override it.
     #[inline]
     fn lookup_batch(&self, keys: &[K], out: &mut [NextHop]) {
-        for (k, o) in keys.iter().zip(out.iter_mut()) {
-            *o = self.lookup(*k);
-        }
+        lookup_each(self, keys, out);
     }
 
     /// Number of prefixes.
@@ -69,6 +67,14 @@ pub trait Lpm<K: Key> {
             t.insert(p, nh)?;
         }
         Ok(t)
+    }
+}
+
+/// One lookup after the other: the default batch.
+#[inline]
+fn lookup_each<K: Key, T: Lpm<K> + ?Sized>(t: &T, keys: &[K], out: &mut [NextHop]) {
+    for (k, o) in keys.iter().zip(out.iter_mut()) {
+        *o = t.lookup(*k);
     }
 }
 

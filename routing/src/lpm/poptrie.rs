@@ -13,7 +13,7 @@
 //! rebuilt node keeps its place in its parent and its old blocks are recycled.
 
 use super::rules::{NodeId, Rules};
-use super::{Lpm, NO_ROUTE, NextHop, check_nh};
+use super::{Lpm, NO_ROUTE, NextHop, check_nh, lookup_each};
 use crate::{Error, Key, Prefix};
 
 /// Keys per pass of [`Lpm::lookup_batch`]: a data-path burst.
@@ -166,9 +166,14 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
     /// bits, a few percent of an IPv4 table) finish one at a time. Measured against the plain
     /// per-key loop: faster for keys inside the table's prefixes, which is where traffic goes,
     /// and slower for uniformly random IPv4 keys, most of which end in a direct leaf
-    /// (docs/benchmarks.md).
+    /// (docs/benchmarks.md). IPv6 keys take the plain loop: with a 16-bit direct table they
+    /// either end in a direct entry (random keys, where the passes cost 0.71-0.76x) or go
+    /// several nodes deep (real prefixes, where the passes gained nothing).
     #[inline]
     fn lookup_batch(&self, keys: &[K], out: &mut [NextHop]) {
+        if K::BITS > 32 {
+            return lookup_each(self, keys, out);
+        }
         let nodes = &self.t.nodes.items;
         let mut d = [LEAF; BATCH];
         let mut first = [Node::default(); BATCH];
