@@ -14,7 +14,7 @@
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use brick_io::backend::af_xdp::live::{LiveFrames, MIN_LIVE_FRAME};
@@ -131,19 +131,15 @@ pub fn run(
         .enumerate()
         .map(|(i, s)| template(i as u16, s))
         .collect::<Result<Vec<_>, _>>()?;
-    let weights: f64 = profile.streams.iter().map(|s| f64::from(s.weight)).sum();
-    let shared = Arc::new(Shared {
-        sent: AtomicU64::new(0),
-        received: AtomicU64::new(0),
-    });
+    let shared = Arc::new(Shared::default());
     let receivers = Receivers::spawn(rx, plan.ids, templates.len(), &shared, opts)?;
 
     let started = Instant::now();
     let mut senders = Vec::new();
     for (i, (frame, flows)) in templates.into_iter().enumerate() {
-        let pps = plan
-            .pps
-            .map_or(0.0, |p| p * f64::from(profile.streams[i].weight) / weights);
+        let pps = plan.pps.map_or(0.0, |p| {
+            p * f64::from(profile.streams[i].weight) / f64::from(plan.weights)
+        });
         let seconds = plan.seconds;
         // The program stops at a count, or paced at rate x duration as the other senders do:
         // a call may end after the deadline, but sends no frame beyond the schedule.
@@ -155,53 +151,9 @@ pub fn run(
             format!("gen-live{i}"),
             opts.cores.get(i).copied(),
             move || -> Result<(u64, u64), Error> {
-                let send = || -> Result<(u64, u64), Error> {
+                let send = || {
                     let live = LiveFrames::new(&spec.ifname, &frame, flows)?;
-                    live.set_rate(pps)?;
-                    if let Some(l) = limit {
-                        live.set_limit(l)?;
-                    }
-                    let deadline = seconds.map(|s| clock::now_ns() + (s * 1e9) as u64);
-                    let (mut done, mut per_ns, mut rate, t0) = (0, 1e-3, pps, clock::now_ns());
-                    // The length of the call starting at `t`: the last one takes all the time
-                    // left rather than leave a stub that would be mostly set-up.
-                    let call_ns = |t: u64| match deadline.map(|d| d.saturating_sub(t) as f64) {
-                        Some(left) if left < 1.5 * CALL_NS => left,
-                        _ => CALL_NS,
-                    };
-                    while !stop.load(Ordering::Relaxed) {
-                        let t = clock::now_ns();
-                        if deadline.is_some_and(|d| t >= d) {
-                            break;
-                        }
-                        let this = call_ns(t);
-                        if limit.is_some_and(|l| done >= l) {
-                            break;
-                        }
-                        let repeat = ((per_ns * this) as u64).clamp(1 << 12, 1 << 26);
-                        live.send(repeat as u32, BATCH)?;
-                        let wall = (clock::now_ns() - t).max(1) as f64;
-                        per_ns = repeat as f64 / wall;
-                        let now = live.generated()?;
-                        if pps > 0.0 {
-                            // A call's set-up sends nothing. Pace the next call so that the run
-                            // is back on schedule at its end, the set-up measured on this one.
-                            let end = clock::now_ns();
-                            let active = (now - done) as f64 / rate * 1e9;
-                            let setup = (wall - active).max(0.0);
-                            let next = call_ns(end);
-                            let due = pps * ((end - t0) as f64 + next) / 1e9 - now as f64;
-                            rate = (due / (next - setup).max(next / 4.0) * 1e9)
-                                .clamp(pps / 2.0, pps * 4.0);
-                            live.set_rate(rate)?;
-                        }
-                        shared.sent.fetch_add(now - done, Ordering::Relaxed);
-                        done = now;
-                    }
-                    // What the schedule asked for and the program did not lay out: it fell behind.
-                    let asked = seconds.filter(|_| pps > 0.0 && !stop.load(Ordering::Relaxed));
-                    let skipped = asked.map_or(0, |s| ((pps * s) as u64).saturating_sub(done));
-                    Ok((done, skipped))
+                    send_stream(&live, (pps, limit, seconds), &stop, &shared)
                 };
                 match &spec.netns {
                     Some(ns) => netns::enter(ns, send)?,
@@ -225,6 +177,57 @@ pub fn run(
     let backend = spec.to_string();
     let (report, rxs) = receivers.report(profile, &plan, &sent, &shared, &backend)?;
     Ok((report, rxs))
+}
+
+/// Sends one stream with `live` at `pps` (0: unpaced) until `seconds` pass, `limit` frames are
+/// laid out or `stop` is set, counting into `shared`. Returns the frames laid out, and those the
+/// schedule asked for that the program did not lay out (it fell behind).
+fn send_stream(
+    live: &LiveFrames,
+    (pps, limit, seconds): (f64, Option<u64>, Option<f64>),
+    stop: &AtomicBool,
+    shared: &Shared,
+) -> Result<(u64, u64), Error> {
+    live.set_rate(pps)?;
+    if let Some(l) = limit {
+        live.set_limit(l)?;
+    }
+    let deadline = seconds.map(|s| clock::now_ns() + (s * 1e9) as u64);
+    let (mut done, mut per_ns, mut rate, t0) = (0, 1e-3, pps, clock::now_ns());
+    // The length of the call starting at `t`: the last one takes all the time left rather than
+    // leave a stub that would be mostly set-up.
+    let call_ns = |t: u64| match deadline.map(|d| d.saturating_sub(t) as f64) {
+        Some(left) if left < 1.5 * CALL_NS => left,
+        _ => CALL_NS,
+    };
+    while !stop.load(Ordering::Relaxed) {
+        let t = clock::now_ns();
+        if deadline.is_some_and(|d| t >= d) || limit.is_some_and(|l| done >= l) {
+            break;
+        }
+        let repeat = ((per_ns * call_ns(t)) as u64).clamp(1 << 12, 1 << 26);
+        live.send(repeat as u32, BATCH)?;
+        let wall = (clock::now_ns() - t).max(1) as f64;
+        per_ns = repeat as f64 / wall;
+        let now = live.generated()?;
+        if pps > 0.0 {
+            // A call's set-up sends nothing. Pace the next call so that the run is back on
+            // schedule at its end, the set-up measured on this one.
+            let end = clock::now_ns();
+            let active = (now - done) as f64 / rate * 1e9;
+            let setup = (wall - active).max(0.0);
+            let next = call_ns(end);
+            let due = pps * ((end - t0) as f64 + next) / 1e9 - now as f64;
+            rate = (due / (next - setup).max(next / 4.0) * 1e9).clamp(pps / 2.0, pps * 4.0);
+            live.set_rate(rate)?;
+        }
+        shared.sent.fetch_add(now - done, Ordering::Relaxed);
+        done = now;
+    }
+    // What the schedule asked for and the program did not lay out: it fell behind.
+    let asked = seconds.filter(|_| pps > 0.0 && !stop.load(Ordering::Relaxed));
+    let skipped = asked.map_or(0, |s| ((pps * s) as u64).saturating_sub(done));
+    Ok((done, skipped))
 }
 
 #[cfg(test)]

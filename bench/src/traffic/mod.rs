@@ -310,6 +310,7 @@ impl Pacer {
     }
 }
 
+#[derive(Default)]
 struct Shared {
     sent: AtomicU64,
     received: AtomicU64,
@@ -320,6 +321,8 @@ struct Plan {
     nstreams: usize,
     /// Stream ids: one per stream and sender.
     ids: usize,
+    /// Sum of the streams' weights.
+    weights: u32,
     pps: Option<f64>,
     seconds: Option<f64>,
     count: Option<u64>,
@@ -354,6 +357,7 @@ impl Plan {
         Ok(Plan {
             nstreams,
             ids: senders * nstreams,
+            weights,
             pps: opts.rate.or(profile.rate).map(|r| r.pps(mean)),
             seconds,
             count,
@@ -561,9 +565,8 @@ pub fn run(
     let nq = tx.len();
     let plan = Plan::new(profile, nq, opts)?;
     let (nstreams, pps, seconds, count) = (plan.nstreams, plan.pps, plan.seconds, plan.count);
-    let weights: u32 = profile.streams.iter().map(|s| s.weight).sum();
     // Weighted round robin over the streams, at most 1024 slots.
-    let scale = (f64::from(weights) / 1024.0).max(1.0);
+    let scale = (f64::from(plan.weights) / 1024.0).max(1.0);
     let schedule: Vec<usize> = profile
         .streams
         .iter()
@@ -573,10 +576,7 @@ pub fn run(
         })
         .collect();
 
-    let shared = Arc::new(Shared {
-        sent: AtomicU64::new(0),
-        received: AtomicU64::new(0),
-    });
+    let shared = Arc::new(Shared::default());
     let receivers = Receivers::spawn(rx, plan.ids, nq, &shared, opts)?;
 
     let started = Instant::now();
