@@ -667,22 +667,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             }
             if let Some(path) = docs {
                 let args: Vec<String> = std::env::args().skip(1).collect();
-                let command = format!("brick {}", args.join(" "));
-                let when = std::process::Command::new("date")
-                    .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-                    .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-                    .unwrap_or_default();
-                use std::io::Write;
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .open(&path)
-                    .and_then(|mut f| {
-                        // A blank line first: the file may not end with one.
-                        let section = r.markdown(&when, &command, &machine);
-                        f.write_all(format!("\n{section}").as_bytes())
-                    })
-                    .map_err(|e| anyhow::anyhow!("--docs {}: {e}", path.display()))?;
+                r.append_markdown(&path, &format!("brick {}", args.join(" ")), &machine)?;
                 eprintln!("appended the results to {}", path.display());
             }
             brick_bench::print_json(&r);

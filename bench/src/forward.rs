@@ -25,6 +25,7 @@
 
 use std::net::Ipv4Addr;
 use std::path::Path;
+use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -229,6 +230,29 @@ impl ForwardReport {
             );
         }
         s + "\n"
+    }
+
+    /// Appends [`ForwardReport::markdown`], dated now (UTC), to the Markdown file at `path`.
+    pub fn append_markdown(&self, path: &Path, command: &str, machine: &str) -> Result<(), Error> {
+        use std::io::Write;
+        let when = Command::new("date")
+            .args(["-u", "+%Y-%m-%d %H:%M UTC"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let fail = |e: std::io::Error| Error::Usage(format!("{}: {e}", path.display()));
+        // A blank line before the heading, whether or not the file ends with a newline.
+        let sep = match std::fs::read(path).map_err(fail)?.last() {
+            None => "",
+            Some(b'\n') => "\n",
+            Some(_) => "\n\n",
+        };
+        let section = format!("{sep}{}", self.markdown(&when, command, machine));
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(section.as_bytes()))
+            .map_err(fail)
     }
 }
 
@@ -686,5 +710,21 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| brick af_xdp | 2 | 3.000 | 0.250 | 0.50x | - | - |"));
+        let path = std::env::temp_dir().join(format!("brick-forward-{}.md", std::process::id()));
+        std::fs::write(&path, "# Benchmarks").unwrap();
+        r.append_markdown(&path, "brick bench forward", "m")
+            .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            text.starts_with("# Benchmarks\n\n### `brick bench forward`, "),
+            "{text}"
+        );
+        let missing = std::env::temp_dir().join("brick-no-such-dir/x.md");
+        let e = r
+            .append_markdown(&missing, "c", "m")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("brick-no-such-dir/x.md"), "{e}");
     }
 }
