@@ -361,8 +361,10 @@ impl Tables {
             return Ok(false);
         }
         for &(s, c, best) in &kids[..nkids] {
-            let below = node.vector & (2u64 << s).wrapping_sub(1);
-            let i = (node.base1 + below.count_ones() - 1) as usize;
+            // Only child slots were collected.
+            let Step::Child(i) = node.step(s) else {
+                continue;
+            };
             let old = self.nodes.items[i];
             self.free_below(old);
             self.nodes.items[i] = self.build(rules, c, best)?;
