@@ -460,7 +460,6 @@ impl<P> Neighbors<P> {
             mac,
             until: now + reachable_ms,
         };
-        let stale = State::stale;
         let known = match e.state {
             State::Reachable { mac, .. } | State::Stale { mac, .. } => Some(mac),
             State::Incomplete { .. } | State::Failed => None,
@@ -469,27 +468,27 @@ impl<P> Neighbors<P> {
             // Resolving: the answer completes it.
             None => {
                 if solicited {
-                    e.confirmed = now;
                     confirmed
                 } else {
-                    stale(mac)
+                    State::stale(mac)
                 }
             }
             // Another MAC without the override flag: at most the entry is no longer trusted.
             Some(old) if old != mac && !override_ => {
                 if matches!(e.state, State::Reachable { .. }) {
-                    stale(old)
+                    State::stale(old)
                 } else {
                     return None;
                 }
             }
-            Some(_) if solicited => {
-                e.confirmed = now;
-                confirmed
-            }
-            Some(old) if old != mac => stale(mac),
+            Some(_) if solicited => confirmed,
+            Some(old) if old != mac => State::stale(mac),
             Some(_) => return None,
         };
+        // Only a solicited advertisement makes the entry reachable: a confirmation.
+        if matches!(e.state, State::Reachable { .. }) {
+            e.confirmed = now;
+        }
         if e.pending.is_empty() || known.is_some() {
             return None;
         }
