@@ -678,14 +678,35 @@ mod tests {
         assert_eq!(t.tick(600_000), probe);
         assert_eq!(t.learn(ip(4), MAC, false, 600_010), None);
         assert_eq!(t.tick(601_010), vec![], "answered: reachable again");
+        t.tick(630_010);
         assert_eq!(
-            t.tick(630_010),
+            t.tick(631_000),
             vec![],
             "stale again, but recently confirmed"
         );
         assert_eq!(t.tick(1_200_010), probe);
         assert_eq!(t.get(ip(4)), Some(MAC));
         assert!(!t.take_removed());
+    }
+
+    /// A solicited advertisement (ND) confirms as an ARP reply does: the re-confirmation it
+    /// answers is not asked again before another `stale_ms`.
+    #[test]
+    fn solicited_advertisements_count_as_confirmations() {
+        let mut t = table();
+        t.lookup(ip(6), None, 0);
+        t.advert(ip(6), MAC, true, true, 0);
+        let probe = vec![Action::Request(ip(6), Some(MAC))];
+        t.tick(30_000);
+        assert_eq!(t.tick(600_000), probe);
+        t.advert(ip(6), MAC, true, false, 600_010);
+        t.tick(630_010);
+        assert_eq!(
+            t.tick(631_000),
+            vec![],
+            "stale again, but recently confirmed"
+        );
+        assert_eq!(t.tick(1_200_010), probe);
     }
 
     #[test]
