@@ -29,7 +29,9 @@ use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use brick_io::backend::af_xdp::live::{DropSink, LiveFrames};
+use brick_io::backend::af_xdp::live::{
+    DropSink, LiveFrames, MAGIC_AT, SIGNATURE_MAGIC, SinkCounts,
+};
 use brick_io::netns::{Netns, is_root};
 use brick_io::poll;
 use brick_router::config::{RouteTarget, StaticRoute};
@@ -130,8 +132,11 @@ pub struct Forward {
     /// A route table loaded into Brick as static routes via the sink (the kernel gets only the
     /// connected routes): `prefix next-hop` lines, gzip accepted.
     pub table: Option<std::path::PathBuf>,
-    /// Also search each router's RFC 2544 throughput (the highest paced rate without loss).
+    /// Also run RFC 2544 against each router: throughput (the highest paced rate without
+    /// loss), latency at that rate, the frame loss rate curve, and back-to-back bursts.
     pub rfc2544: bool,
+    /// Back-to-back searches per router (RFC 2544 asks for 50; 0 skips them).
+    pub back_to_back: usize,
     /// The Brick nodes' idle policy.
     pub idle: brick_io::IdlePolicy,
     /// Where the sink counts.
@@ -155,6 +160,12 @@ pub struct DutResult {
     pub throughput_mpps: Option<f64>,
     /// throughput / the kernel's throughput.
     pub throughput_vs_kernel: Option<f64>,
+    /// One-way latency of every frame of a trial at the throughput rate, generator to sink.
+    pub latency: Option<Latency>,
+    /// `(percent of the overload's offered rate, loss ratio)`, from 100 % down.
+    pub loss_curve: Vec<(f64, f64)>,
+    /// Longest burst at the overload's offered rate forwarded without loss, frames (mean).
+    pub back_to_back: Option<f64>,
 }
 
 /// The whole run.
@@ -190,19 +201,25 @@ impl ForwardReport {
             "routes"
         );
         for r in &self.results {
-            let throughput = match (r.throughput_mpps, r.throughput_vs_kernel) {
-                (Some(t), Some(k)) => format!("  RFC 2544 throughput {t:.3} Mpps ({k:.2}x)"),
-                (Some(t), None) => format!("  RFC 2544 throughput {t:.3} Mpps"),
-                _ => String::new(),
-            };
             s += &format!(
-                "{:<18} {:>12.3} {:>14.3} {:>10} {:>9}{throughput}\n",
+                "{:<18} {:>12.3} {:>14.3} {:>10} {:>9}\n",
                 r.dut,
                 r.offered_mpps,
                 r.forwarded_mpps,
                 ratio(r.vs_kernel),
                 r.routes
             );
+            if let Some(t) = r.throughput_mpps {
+                s += &format!(
+                    "  RFC 2544: throughput {t:.3} Mpps ({} the kernel's), latency p50/p99/max {} us, back-to-back {} frames\n",
+                    ratio(r.throughput_vs_kernel),
+                    latency(r.latency),
+                    r.back_to_back.map_or("-".into(), |b| format!("{b:.0}"))
+                );
+            }
+            if !r.loss_curve.is_empty() {
+                s += &format!("  loss curve: {}\n", loss_curve(&r.loss_curve));
+            }
         }
         s
     }
@@ -213,21 +230,31 @@ impl ForwardReport {
         let mut s = format!(
             "### `brick bench forward`, {when}\n\nCommand: `{command}`. Machine: {machine}. \
              {} B frames, {} s per router. Generator: {}. Placement: {}.\n\n\
-             | router | routes | offered Mpps | forwarded Mpps | vs kernel | RFC 2544 throughput Mpps | vs kernel |\n\
-             |---|---|---|---|---|---|---|\n",
+             | router | routes | offered Mpps | forwarded Mpps | vs kernel | RFC 2544 throughput Mpps | vs kernel | latency p50/p99/max us | back-to-back frames |\n\
+             |---|---|---|---|---|---|---|---|---|\n",
             self.size, self.seconds, self.generator, self.placement
         );
         for r in &self.results {
             s += &format!(
-                "| {} | {} | {:.3} | {:.3} | {} | {} | {} |\n",
+                "| {} | {} | {:.3} | {:.3} | {} | {} | {} | {} | {} |\n",
                 r.dut,
                 r.routes,
                 r.offered_mpps,
                 r.forwarded_mpps,
                 ratio(r.vs_kernel),
                 r.throughput_mpps.map_or("-".into(), |t| format!("{t:.3}")),
-                ratio(r.throughput_vs_kernel)
+                ratio(r.throughput_vs_kernel),
+                latency(r.latency),
+                r.back_to_back.map_or("-".into(), |b| format!("{b:.0}"))
             );
+        }
+        let curves: Vec<String> = (self.results.iter())
+            .filter(|r| !r.loss_curve.is_empty())
+            .map(|r| format!("- {}: {}\n", r.dut, loss_curve(&r.loss_curve)))
+            .collect();
+        if !curves.is_empty() {
+            s += "\nFrame loss rate (percent of the overload's offered rate: loss):\n\n";
+            s += &curves.concat();
         }
         s + "\n"
     }
@@ -258,6 +285,19 @@ impl ForwardReport {
 
 fn ratio(r: Option<f64>) -> String {
     r.map_or("-".into(), |v| format!("{v:.2}x"))
+}
+
+fn latency(l: Option<Latency>) -> String {
+    l.map_or("-".into(), |l| {
+        format!("{:.0}/{:.0}/{:.0}", l.p50_us, l.p99_us, l.max_us)
+    })
+}
+
+fn loss_curve(curve: &[(f64, f64)]) -> String {
+    let points: Vec<String> = (curve.iter())
+        .map(|(pct, loss)| format!("{pct:.0} %: {:.3} %", loss * 100.0))
+        .collect();
+    points.join(", ")
 }
 
 /// This machine as a benchmark report names it: CPU model, cores, kernel, load average.
@@ -297,7 +337,8 @@ fn ok(ns: &Netns, argv: &[&str]) -> Result<String, Error> {
     Ok(ns.exec(argv)?)
 }
 
-/// A UDP frame from g0 to 10.2.0.2 through the router's r1 (`mac`), `size` bytes.
+/// A UDP frame from g0 to 10.2.0.2 through the router's r1 (`mac`), `size` bytes, with the
+/// traffic generator's signature (stream 0).
 fn frame(size: usize, src: [u8; 6], dst: [u8; 6]) -> Vec<u8> {
     let mut f = vec![0u8; size];
     f[0..6].copy_from_slice(&dst);
@@ -314,6 +355,8 @@ fn frame(size: usize, src: [u8; 6], dst: [u8; 6]) -> Vec<u8> {
     f[34..36].copy_from_slice(&1024u16.to_be_bytes());
     f[36..38].copy_from_slice(&9u16.to_be_bytes());
     f[38..40].copy_from_slice(&((size - 34) as u16).to_be_bytes());
+    // The signature's magic: the sink times the frames that carry it.
+    f[MAGIC_AT..MAGIC_AT + 2].copy_from_slice(&SIGNATURE_MAGIC.to_be_bytes());
     f
 }
 
@@ -375,19 +418,53 @@ fn pin_napi(ns: &Netns, ifname: &str, core: usize) -> Result<(), Error> {
     Ok(())
 }
 
-/// Sends from the generator's namespace, pinned to `core`, for `warmup` and then `seconds`;
-/// returns (generated, counted by the sink, elapsed seconds) over the measured part. Without
-/// `drain` both counters are read while traffic flows (a rate under overload); with it the
-/// generator stops first and the sink gets a moment to count what was in flight (a loss count).
+/// How long [`blast`] measures.
+#[derive(Clone, Copy, Debug)]
+enum Span {
+    Seconds(f64),
+    /// Until the generator has laid out this many frames (its program stops there).
+    Frames(u64),
+}
+
+/// What [`blast`] saw over its measured part.
+struct Blast {
+    /// Frames the generator laid out.
+    generated: u64,
+    /// What the sink counted.
+    sunk: SinkCounts,
+    /// Seconds.
+    seconds: f64,
+}
+
+/// Sends from the generator's namespace, pinned to `core`, for `warmup` seconds and then `span`.
+/// Without `drain` the counters are read while traffic flows (a rate under overload); with it
+/// the generator stops first and the sink gets a moment to count what was in flight (a loss
+/// count).
 fn blast(
     topo: &Topology,
     sink: &DropSink,
     sender: &LiveFrames,
     core: Option<usize>,
-    (warmup, seconds): (f64, f64),
+    (warmup, span): (f64, Span),
     drain: bool,
-) -> Result<(u64, u64, f64), Error> {
+) -> Result<Blast, Error> {
     let stop = AtomicBool::new(false);
+    let read = |before: &(u64, SinkCounts, Instant)| -> Result<Blast, Error> {
+        Ok(Blast {
+            generated: sender.generated()? - before.0,
+            sunk: sink.counts()?.since(&before.1),
+            seconds: before.2.elapsed().as_secs_f64(),
+        })
+    };
+    // The measured part starts here, or after a warm-up; a burst's end is set in the program.
+    let start = || -> Result<_, Error> {
+        let before = (sender.generated()?, sink.counts()?, Instant::now());
+        if let Span::Frames(n) = span {
+            sender.set_limit(before.0 + n)?;
+        }
+        Ok(before)
+    };
+    let mut before = if warmup > 0.0 { None } else { Some(start()?) };
     std::thread::scope(|scope| {
         let thread = scope.spawn(|| {
             topo.gen_ns.enter(|| -> Result<(), Error> {
@@ -401,34 +478,53 @@ fn blast(
                 Ok(())
             })?
         });
-        std::thread::sleep(Duration::from_secs_f64(warmup));
-        let before = (sender.generated(), sink.count(), Instant::now());
-        std::thread::sleep(Duration::from_secs_f64(seconds));
-        let read = || {
-            (
-                sender.generated(),
-                sink.count(),
-                before.2.elapsed().as_secs_f64(),
-            )
-        };
-        let running = read();
+        let measured = (|| -> Result<_, Error> {
+            let before = match before.take() {
+                Some(b) => b,
+                None => {
+                    std::thread::sleep(Duration::from_secs_f64(warmup));
+                    start()?
+                }
+            };
+            match span {
+                Span::Seconds(s) => std::thread::sleep(Duration::from_secs_f64(s)),
+                Span::Frames(n) => {
+                    while sender.generated()? < before.0 + n && !thread.is_finished() {
+                        std::thread::sleep(Duration::from_millis(2));
+                    }
+                }
+            }
+            let running = read(&before)?;
+            Ok((before, running))
+        })();
+        // Stopped whatever happened, or the scope would wait for the generator forever.
         stop.store(true, Ordering::Relaxed);
         thread
             .join()
             .map_err(|_| Error::Usage("the generator thread panicked".into()))??;
-        let after = if drain {
-            let secs = before.2.elapsed().as_secs_f64();
+        sender.set_limit(u64::MAX)?;
+        let (before, running) = measured?;
+        if drain {
             std::thread::sleep(Duration::from_millis(100));
-            (read().0, read().1, secs)
+            Ok(Blast {
+                seconds: running.seconds,
+                ..read(&before)?
+            })
         } else {
-            running
-        };
-        Ok((after.0? - before.0?, after.1? - before.1?, after.2))
+            Ok(running)
+        }
     })
 }
 
-/// The overload run (generator unpaced), then, when asked, the RFC 2544 search: returns
-/// (offered Mpps, forwarded Mpps, throughput Mpps).
+/// One router's measurements.
+struct Measured {
+    offered_mpps: f64,
+    forwarded_mpps: f64,
+    rfc2544: Option<rfc2544::SizeResult>,
+}
+
+/// The overload run (generator unpaced), then, when asked, RFC 2544's tests with the overload's
+/// offered rate as the upper bound.
 fn measure(
     topo: &Topology,
     sink: &DropSink,
@@ -436,12 +532,25 @@ fn measure(
     core: Option<usize>,
     f: &Forward,
     name: &str,
-) -> Result<(f64, f64, Option<f64>), Error> {
+) -> Result<Measured, Error> {
     live.set_rate(0.0)?;
-    let (g, s, secs) = blast(topo, sink, live, core, (1.0, f.seconds), false)?;
-    let (offered, forwarded) = (g as f64 / secs, s as f64 / secs);
+    let b = blast(
+        topo,
+        sink,
+        live,
+        core,
+        (1.0, Span::Seconds(f.seconds)),
+        false,
+    )?;
+    let offered = b.generated as f64 / b.seconds;
+    let forwarded = b.sunk.frames as f64 / b.seconds;
+    let mut m = Measured {
+        offered_mpps: offered / 1e6,
+        forwarded_mpps: forwarded / 1e6,
+        rfc2544: None,
+    };
     if !f.rfc2544 {
-        return Ok((offered / 1e6, forwarded / 1e6, None));
+        return Ok(m);
     }
     let mut dut = LiveDut {
         topo,
@@ -455,16 +564,20 @@ fn measure(
         max_rate: Some(Rate::Pps(offered)),
         trial_seconds: 2.0,
         settle_seconds: 0.3,
-        resolution: 0.02,
+        // Fine: the bound is the generator's rate, several times what a router here forwards.
+        resolution: 0.005,
+        loss_curve: true,
+        back_to_back_trials: f.back_to_back,
         ..rfc2544::Config::default()
     };
     let stop = AtomicBool::new(false);
     let report = rfc2544::run(&mut dut, &cfg, &stop, |line| eprintln!("{name}: {line}"))?;
-    let throughput = report.results.first().map(|r| r.throughput_pps / 1e6);
-    Ok((offered / 1e6, forwarded / 1e6, throughput))
+    m.rfc2544 = report.results.into_iter().next();
+    Ok(m)
 }
 
-/// The router under test as RFC 2544 sees it: paced live frames in, the sink's count out.
+/// The router under test as RFC 2544 sees it: paced live frames in, the sink's count and
+/// latency histogram out.
 struct LiveDut<'a> {
     topo: &'a Topology,
     sink: &'a DropSink,
@@ -473,36 +586,41 @@ struct LiveDut<'a> {
     what: String,
 }
 
-impl rfc2544::Dut for LiveDut<'_> {
-    fn trial(&mut self, size: usize, pps: f64, seconds: f64) -> Result<rfc2544::Trial, Error> {
+impl LiveDut<'_> {
+    fn run(&mut self, size: usize, pps: f64, span: Span) -> Result<rfc2544::Trial, Error> {
         self.live.set_rate(pps)?;
-        let (tx, rx, secs) = blast(
+        let b = blast(
             self.topo,
             self.sink,
             self.live,
             self.core,
-            (0.0, seconds),
+            (0.0, span),
             true,
         )?;
         Ok(rfc2544::Trial {
             size,
             // What was really laid out: a live-frame call has some set-up time without frames.
-            offered_pps: tx as f64 / secs,
-            tx,
-            rx,
-            latency: Latency::default(),
+            offered_pps: b.generated as f64 / b.seconds,
+            tx: b.generated,
+            rx: b.sunk.frames,
+            latency: Latency::of_sink(&b.sunk),
         })
     }
+}
 
-    fn burst(&mut self, _size: usize, _pps: f64, _frames: u64) -> Result<rfc2544::Trial, Error> {
-        Err(Error::Usage(
-            "back-to-back bursts are not measured with live frames".into(),
-        ))
+impl rfc2544::Dut for LiveDut<'_> {
+    fn trial(&mut self, size: usize, pps: f64, seconds: f64) -> Result<rfc2544::Trial, Error> {
+        self.run(size, pps, Span::Seconds(seconds))
+    }
+
+    fn burst(&mut self, size: usize, pps: f64, frames: u64) -> Result<rfc2544::Trial, Error> {
+        self.run(size, pps, Span::Frames(frames))
     }
 
     fn describe(&self) -> String {
         format!(
-            "{} (generator: xdp live frames, paced in the program; latency not measured)",
+            "{} (generator: xdp live frames, paced in the program; latency stamped by the \
+             generator's program, read by the sink's)",
             self.what
         )
     }
@@ -547,7 +665,7 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
     }
     let mut results = Vec::new();
     for &dut in &f.duts {
-        let (offered, forwarded, throughput, routes) = match dut {
+        let (m, routes) = match dut {
             Dut::Kernel => {
                 let r = &topo.router;
                 ok(r, &["ip", "addr", "add", "10.1.0.1/24", "dev", "r1"])?;
@@ -569,8 +687,7 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
                 ok(r, &["sysctl", "-qw", "net.ipv4.ip_forward=0"])?;
                 ok(r, &["ip", "addr", "flush", "dev", "r1"])?;
                 ok(r, &["ip", "addr", "flush", "dev", "r2"])?;
-                let (offered, forwarded, throughput) = m?;
-                (offered, forwarded, throughput, 2)
+                (m?, 2)
             }
             Dut::AfPacket | Dut::AfXdp => {
                 let backend = if dut == Dut::AfXdp {
@@ -605,18 +722,21 @@ addresses = ["10.2.0.1/24"]
                 let node = Node::start(&cfg).map_err(|e| Error::Usage(e.to_string()))?;
                 let m = measure(&topo, &sink, &live, gen_core, f, dut.name());
                 node.stop();
-                let (offered, forwarded, throughput) = m?;
-                (offered, forwarded, throughput, table.len() + 2)
+                (m?, table.len() + 2)
             }
         };
+        let r = m.rfc2544;
         results.push(DutResult {
             dut: dut.name(),
-            offered_mpps: offered,
-            forwarded_mpps: forwarded,
+            offered_mpps: m.offered_mpps,
+            forwarded_mpps: m.forwarded_mpps,
             vs_kernel: None,
             routes,
-            throughput_mpps: throughput,
+            throughput_mpps: r.as_ref().map(|r| r.throughput_pps / 1e6),
             throughput_vs_kernel: None,
+            latency: r.as_ref().and_then(|r| r.latency),
+            loss_curve: r.as_ref().map_or(Vec::new(), |r| r.loss_curve.clone()),
+            back_to_back: r.and_then(|r| r.back_to_back),
         });
     }
     if let Some(k) = results
@@ -689,6 +809,9 @@ mod tests {
             routes: 2,
             throughput_mpps: None,
             throughput_vs_kernel: None,
+            latency: None,
+            loss_curve: Vec::new(),
+            back_to_back: None,
         };
         let r = ForwardReport {
             bench: "forward",
@@ -698,7 +821,19 @@ mod tests {
             placement: "generator on core 0".into(),
             results: vec![
                 row("kernel", 0.5, Some(1.0)),
-                row("brick af_xdp", 0.25, Some(0.5)),
+                DutResult {
+                    throughput_mpps: Some(0.2),
+                    throughput_vs_kernel: Some(0.8),
+                    latency: Some(Latency {
+                        p50_us: 31.0,
+                        p99_us: 90.4,
+                        max_us: 400.0,
+                        ..Latency::default()
+                    }),
+                    loss_curve: vec![(100.0, 0.5), (90.0, 0.0)],
+                    back_to_back: Some(12000.0),
+                    ..row("brick af_xdp", 0.25, Some(0.5))
+                },
             ],
         };
         let md = r.markdown("2026-12-01 22:00 UTC", "brick bench forward", &machine());
@@ -706,10 +841,20 @@ mod tests {
         assert!(md.contains("Command: `brick bench forward`"));
         assert!(md.contains("cores, Linux "), "{md}");
         assert!(
-            md.contains("| kernel | 2 | 3.000 | 0.500 | 1.00x | - | - |"),
+            md.contains("| kernel | 2 | 3.000 | 0.500 | 1.00x | - | - | - | - |"),
             "{md}"
         );
-        assert!(md.contains("| brick af_xdp | 2 | 3.000 | 0.250 | 0.50x | - | - |"));
+        assert!(
+            md.contains(
+                "| brick af_xdp | 2 | 3.000 | 0.250 | 0.50x | 0.200 | 0.80x | 31/90/400 | 12000 |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("- brick af_xdp: 100 %: 50.000 %, 90 %: 0.000 %\n"),
+            "{md}"
+        );
+        assert!(!md.contains("- kernel:"), "no curve without RFC 2544: {md}");
         let path = std::env::temp_dir().join(format!("brick-forward-{}.md", std::process::id()));
         std::fs::write(&path, "# Benchmarks").unwrap();
         r.append_markdown(&path, "brick bench forward", "m")

@@ -18,6 +18,7 @@ use brick_io::{Rx, Tx};
 use serde::Serialize;
 
 use crate::Error;
+use crate::traffic::live::LiveSpec;
 use crate::traffic::profile::{IpRange, Mac, Protocol, Size, StreamSpec, WIRE_OVERHEAD};
 use crate::traffic::{self, Latency, Profile, Rate, RunOpts};
 
@@ -431,10 +432,19 @@ fn xml(s: &str) -> String {
 
 // ===== impl PortDut =====
 
-/// A device between a generator tx port and a receiver rx port.
+/// Where a [`PortDut`]'s frames come from.
+#[derive(Debug)]
+pub enum Sender {
+    /// A port's tx queues.
+    Ports(Vec<Tx>),
+    /// XDP live frames out of an interface: one fixed-size IPv4/UDP stream, several Mpps.
+    Live(LiveSpec),
+}
+
+/// A device between a generator (tx ports or XDP live frames) and a receiver rx port.
 #[derive(Debug)]
 pub struct PortDut {
-    tx: Option<Vec<Tx>>,
+    tx: Sender,
     rx: Option<Vec<Rx>>,
     stream: StreamSpec,
     opts: RunOpts,
@@ -444,7 +454,7 @@ pub struct PortDut {
 impl PortDut {
     /// Sends from `tx` to `rx` frames addressed from `src` to `dst` (MACs and IPv4 or IPv6 ranges).
     pub fn new(
-        tx: Vec<Tx>,
+        tx: Sender,
         rx: Vec<Rx>,
         src: (Mac, IpRange),
         dst: (Mac, IpRange),
@@ -466,7 +476,7 @@ impl PortDut {
             ttl: 64,
         };
         PortDut {
-            tx: Some(tx),
+            tx,
             rx: Some(rx),
             stream,
             opts,
@@ -484,15 +494,18 @@ impl PortDut {
                 "frame size {size} is below the {min} bytes the test frames need"
             )));
         }
-        let (tx, rx) = (
-            self.tx.take().unwrap_or_default(),
-            self.rx.take().unwrap_or_default(),
-        );
+        let rx = self.rx.take().unwrap_or_default();
         let mut opts = self.opts.clone();
         // A Ctrl-C ends the run between trials, never in the middle of one.
         opts.stop = Arc::new(AtomicBool::new(false));
-        let (report, tx, rx) = traffic::run(&profile, tx, rx, &opts)?;
-        self.tx = Some(tx);
+        let (report, rx) = match &mut self.tx {
+            Sender::Ports(tx) => {
+                let (report, sent_by, rx) = traffic::run(&profile, std::mem::take(tx), rx, &opts)?;
+                *tx = sent_by;
+                (report, rx)
+            }
+            Sender::Live(spec) => traffic::live::run(&profile, spec, rx, &opts)?,
+        };
         self.rx = Some(rx);
         let s = &report.streams[0];
         Ok(Trial {

@@ -17,7 +17,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
-use brick_bench::rfc2544::{self, Dut, PortDut};
+use brick_bench::rfc2544::{self, Dut, PortDut, Sender};
 use brick_bench::traffic::{self, Profile, Rate, RunOpts, Source};
 use brick_io::backend::PortSpec;
 use brick_io::backend::af_packet::{self, AfPacketConfig};
@@ -126,52 +126,64 @@ fn rfc2544_through_linux_forwarding() {
     ])
     .unwrap();
 
+    // Live frames arrive on r0 only with NAPI there.
+    fwd.exec(&["ethtool", "-K", "r0", "gro", "on"]).unwrap();
     let cfg = AfPacketConfig::default();
-    let (_, tx) = src_ns
-        .enter(|| af_packet::open("g0", cfg))
-        .unwrap()
-        .unwrap()
-        .split();
-    let (rx, _) = sink
-        .enter(|| af_packet::open("s0", cfg))
-        .unwrap()
-        .unwrap()
-        .split();
-    let src = (
-        "02:00:00:00:00:01".parse().unwrap(),
-        "198.18.0.1".parse().unwrap(),
-    );
-    let dst = (mac_r0.parse().unwrap(), "198.19.0.1".parse().unwrap());
-    let opts = RunOpts {
-        backend: "af_packet:g0".into(),
-        ..Default::default()
-    };
-    let mut dut = PortDut::new(tx, rx, src, dst, opts, "Linux IPv4 forwarding".into());
-    let cfg = rfc2544::Config {
-        sizes: vec![64, 1518],
-        max_rate: Some(Rate::Pps(50_000.0)),
-        trial_seconds: 0.5,
-        settle_seconds: 0.1,
-        resolution: 0.1,
-        ..Default::default()
-    };
-    // A burst of exactly 1000 frames, as the back-to-back test sends them.
-    let burst = dut.burst(64, 50_000.0, 1000).unwrap();
-    assert_eq!(
-        (burst.tx, burst.rx),
-        (1000, 1000),
-        "a short burst crosses whole"
-    );
-    let report = rfc2544::run(&mut dut, &cfg, &AtomicBool::new(false), |l| {
-        eprintln!("{l}")
-    })
-    .unwrap();
-    eprintln!("{}", report.table());
-    assert_eq!(report.results.len(), 2);
-    for r in &report.results {
-        assert!(r.throughput_pps > 0.0, "{}", report.table());
-        assert!(r.latency.is_some());
-        assert!(r.trials.iter().all(|t| t.tx > 0));
+    let live: traffic::live::LiveSpec = format!("xdp-live:g0@{}", src_ns.name()).parse().unwrap();
+    for backend in ["af_packet:g0", "xdp-live:g0"] {
+        let tx = if backend == "af_packet:g0" {
+            let (_, tx) = src_ns
+                .enter(|| af_packet::open("g0", cfg))
+                .unwrap()
+                .unwrap()
+                .split();
+            Sender::Ports(tx)
+        } else {
+            Sender::Live(live.clone())
+        };
+        let (rx, _) = sink
+            .enter(|| af_packet::open("s0", cfg))
+            .unwrap()
+            .unwrap()
+            .split();
+        let src = (
+            "02:00:00:00:00:01".parse().unwrap(),
+            "198.18.0.1".parse().unwrap(),
+        );
+        let dst = (mac_r0.parse().unwrap(), "198.19.0.1".parse().unwrap());
+        let opts = RunOpts {
+            backend: backend.into(),
+            ..Default::default()
+        };
+        let mut dut = PortDut::new(tx, rx, src, dst, opts, "Linux IPv4 forwarding".into());
+        let cfg = rfc2544::Config {
+            sizes: vec![64, 1518],
+            max_rate: Some(Rate::Pps(50_000.0)),
+            trial_seconds: 0.5,
+            settle_seconds: 0.1,
+            resolution: 0.1,
+            ..Default::default()
+        };
+        // A burst of exactly 1000 frames, as the back-to-back test sends them.
+        let burst = dut.burst(64, 50_000.0, 1000).unwrap();
+        assert_eq!(
+            (burst.tx, burst.rx),
+            (1000, 1000),
+            "{backend}: a short burst crosses whole"
+        );
+        let report = rfc2544::run(&mut dut, &cfg, &AtomicBool::new(false), |l| {
+            eprintln!("{l}")
+        })
+        .unwrap();
+        eprintln!("{}", report.table());
+        assert!(report.dut.contains(backend), "{}", report.dut);
+        assert_eq!(report.results.len(), 2);
+        for r in &report.results {
+            assert!(r.throughput_pps > 0.0, "{}", report.table());
+            let latency = r.latency.unwrap();
+            assert!(latency.max_us > 0.0, "{backend}: {latency:?}");
+            assert!(r.trials.iter().all(|t| t.tx > 0));
+        }
     }
 }
 

@@ -24,6 +24,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use brick_io::backend::PortSpec;
+use brick_io::backend::af_xdp::live::SinkCounts;
 use brick_io::poll::{self, IdlePolicy};
 use brick_io::{Burst, Pool, PoolConfig, Rx, Tx, clock};
 use serde::Serialize;
@@ -131,6 +132,36 @@ pub struct Latency {
 }
 
 impl Latency {
+    /// From a drop sink's histogram, whose buckets are at most 6.25 % wide: min and max are the
+    /// outer edges of the first and last buckets, a percentile the middle of its bucket.
+    pub fn of_sink(c: &SinkCounts) -> Self {
+        let buckets: Vec<(u64, u64, u64)> = c.latency_buckets().collect();
+        let (Some(first), Some(last)) = (buckets.first(), buckets.last()) else {
+            return Latency::default();
+        };
+        let us = |ns: u64| ns as f64 / 1e3;
+        let total: u64 = buckets.iter().map(|b| b.2).sum();
+        let at = |q: f64| {
+            let rank = ((q * total as f64).ceil() as u64).max(1);
+            let mut seen = 0;
+            let (low, high, _) = buckets
+                .iter()
+                .find(|b| {
+                    seen += b.2;
+                    seen >= rank
+                })
+                .unwrap_or(last);
+            (us(*low) + us(*high)) / 2.0
+        };
+        Latency {
+            min_us: us(first.0),
+            p50_us: at(0.5),
+            p99_us: at(0.99),
+            p999_us: at(0.999),
+            max_us: us(last.1),
+        }
+    }
+
     fn of(h: &hdrhistogram::Histogram<u64>) -> Self {
         if h.is_empty() {
             return Latency::default();
@@ -704,4 +735,39 @@ pub fn run(
     }
     let (report, rxs) = receivers.report(profile, &plan, &sent, &shared, &opts.backend)?;
     Ok((report, txs, rxs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 1000 frames at 10 us, 10 at 1 ms: the median is near 10 us, p99.9 and max near 1 ms.
+    #[test]
+    fn sink_latency_percentiles_come_from_the_buckets() {
+        let mut latency = vec![0u64; brick_io::backend::af_xdp::live::LATENCY_BUCKETS];
+        let bucket_of = |ns: u64| {
+            (0..latency.len())
+                .find(|&i| brick_io::backend::af_xdp::live::latency_bucket(i).1 > ns)
+                .unwrap()
+        };
+        let (fast, slow) = (bucket_of(10_000), bucket_of(1_000_000));
+        latency[fast] = 1000;
+        latency[slow] = 10;
+        let l = Latency::of_sink(&SinkCounts {
+            frames: 1010,
+            latency,
+        });
+        let near = |v: f64, want: f64| (v - want).abs() <= want * 0.07;
+        assert!(near(l.min_us, 10.0) && near(l.p50_us, 10.0), "{l:?}");
+        assert!(
+            near(l.p99_us, 10.0),
+            "rank 1000 of 1010 is still fast: {l:?}"
+        );
+        assert!(near(l.p999_us, 1000.0) && near(l.max_us, 1000.0), "{l:?}");
+        let empty = Latency::of_sink(&SinkCounts {
+            frames: 5,
+            latency: vec![0; 4],
+        });
+        assert_eq!(empty.max_us, 0.0);
+    }
 }

@@ -21,7 +21,7 @@ use super::profile::{FCS, IpRange, Protocol, Size, StreamSpec};
 /// Length of the test signature.
 pub const SIGNATURE_LEN: usize = 16;
 /// Marks a frame as ours.
-pub const MAGIC: u16 = 0xb51c;
+pub const MAGIC: u16 = brick_io::backend::af_xdp::live::SIGNATURE_MAGIC;
 
 /// IMIX order: 7 x 64, 4 x 570, 1 x 1518, interleaved so no size comes in long runs.
 const IMIX: [usize; 12] = [64, 570, 64, 64, 570, 64, 1518, 64, 570, 64, 64, 570];

@@ -72,6 +72,57 @@ pub(super) const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn
     }
 }
 
+/// A program under construction whose jumps name labels: longer programs stay readable, and no
+/// offset is counted by hand.
+#[derive(Debug, Default)]
+pub(super) struct Asm {
+    insns: Vec<Insn>,
+    labels: Vec<(&'static str, usize)>,
+    jumps: Vec<(usize, &'static str)>,
+}
+
+impl Asm {
+    /// Appends one instruction.
+    pub(super) fn op(&mut self, code: u8, dst: u8, src: u8, off: i16, imm: i32) -> &mut Self {
+        self.insns.push(insn(code, dst, src, off, imm));
+        self
+    }
+
+    /// Appends a jump to `to`, a label placed before or after.
+    pub(super) fn jump(
+        &mut self,
+        code: u8,
+        dst: u8,
+        src: u8,
+        imm: i32,
+        to: &'static str,
+    ) -> &mut Self {
+        self.jumps.push((self.insns.len(), to));
+        self.op(code, dst, src, 0, imm)
+    }
+
+    /// Names the next instruction.
+    pub(super) fn label(&mut self, name: &'static str) -> &mut Self {
+        self.labels.push((name, self.insns.len()));
+        self
+    }
+
+    /// The program, every jump resolved. A label jumped to but never placed is a bug in the
+    /// program's source, found by the first test that builds it.
+    pub(super) fn finish(mut self) -> Vec<Insn> {
+        for &(at, to) in &self.jumps {
+            let target = self
+                .labels
+                .iter()
+                .find(|l| l.0 == to)
+                .unwrap_or_else(|| panic!("BPF label {to} is never placed"))
+                .1;
+            self.insns[at].off = (target as i64 - at as i64 - 1) as i16;
+        }
+        self.insns
+    }
+}
+
 // Opcodes used below (linux/bpf_common.h, linux/bpf.h).
 pub(super) const MOV64_X: u8 = 0xbf; // BPF_ALU64 | BPF_MOV | BPF_X
 pub(super) const MOV64_K: u8 = 0xb7;
@@ -586,6 +637,19 @@ mod tests {
         assert_eq!(std::mem::size_of::<Insn>(), 8);
         let i = insn(LDX_W, 2, 6, 16, 0);
         assert_eq!((i.code, i.regs, i.off), (0x61, 0x62, 16));
+    }
+
+    #[test]
+    fn labels_resolve_backwards_and_forwards() {
+        let mut a = Asm::default();
+        a.label("top")
+            .jump(JEQ_K, 1, 0, 0, "end")
+            .op(MOV64_K, 0, 0, 0, 1)
+            .jump(JA, 0, 0, 0, "top")
+            .label("end")
+            .op(EXIT, 0, 0, 0, 0);
+        let p = a.finish();
+        assert_eq!((p[0].off, p[2].off), (2, -3));
     }
 
     #[test]

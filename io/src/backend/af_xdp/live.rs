@@ -20,7 +20,10 @@
 //!
 //! [`DropSink`] attaches a program that counts every frame (except ARP, passed to the kernel so
 //! the host still answers for its address) and drops it: a receiver that costs the core almost
-//! nothing, for forwarding benchmarks. As an XDP program it gives a veth the NAPI that live
+//! nothing, for forwarding benchmarks. It also times the frames that carry the generator's
+//! signature: the kernel's clock minus the stamp goes into a log-linear histogram in the map
+//! ([`SinkCounts`], buckets at most 6.25 % wide), so a benchmark gets one-way latency of every
+//! frame without a receiving core of its own. As an XDP program it gives a veth the NAPI that live
 //! frames need to arrive; but veth then copies every socket buffer that a sender built with
 //! less than XDP's headroom (AF_XDP copy-mode and AF_PACKET transmits, not the kernel's own
 //! forwarding) into a page before the program runs, on the sending core: a cost that lands on a
@@ -30,9 +33,9 @@
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::bpf::{
-    self, ADD64_K, BPF_MAP_TYPE_ARRAY, BPF_PSEUDO_MAP_FD, CALL, EXIT, FN_MAP_LOOKUP_ELEM, Insn,
-    JEQ_K, JGT_X, LD_DW, LDX_H, LDX_W, MD_DATA, MD_DATA_END, MOV64_K, MOV64_X, STX_W, XDP_PASS,
-    XdpAttach, insn,
+    self, ADD64_K, Asm, BPF_MAP_TYPE_ARRAY, BPF_PSEUDO_MAP_FD, CALL, EXIT, FN_MAP_LOOKUP_ELEM,
+    Insn, JEQ_K, JGT_X, JNE_K, LD_DW, LDX_H, LDX_W, MD_DATA, MD_DATA_END, MOV64_K, MOV64_X, STX_W,
+    XDP_PASS, XdpAttach, insn,
 };
 use crate::Error;
 use crate::backend::sys;
@@ -44,8 +47,9 @@ const FN_KTIME_GET_NS: i32 = 5;
 const FN_REDIRECT: i32 = 23;
 const TC_ACT_OK: i32 = 0;
 const TC_ACT_SHOT: i32 = 2;
-/// Offset of `protocol` in `struct __sk_buff`.
-const SKB_PROTOCOL: i16 = 16;
+/// Offsets of `data` and `data_end` in `struct __sk_buff`.
+const SKB_DATA: i16 = 76;
+const SKB_DATA_END: i16 = 80;
 
 // Opcodes beyond those of the steering program (linux/bpf.h).
 const ST_W: u8 = 0x62; // BPF_ST | BPF_MEM | BPF_W: store an immediate
@@ -60,6 +64,12 @@ const ATOMIC_DW: u8 = 0xdb; // BPF_STX | BPF_ATOMIC | BPF_DW
 const ATOMIC_ADD: i32 = 0x00;
 const ATOMIC_FETCH_ADD: i32 = 0x01; // BPF_ADD | BPF_FETCH
 const END_BE: u8 = 0xdc; // BPF_ALU | BPF_END | BPF_TO_BE
+const LDX_B: u8 = 0x71;
+const JLT_K: u8 = 0xa5;
+const SUB64_X: u8 = 0x1f;
+const LSH64_K: u8 = 0x67;
+const RSH64_K: u8 = 0x77;
+const RSH64_X: u8 = 0x7f;
 
 /// Bytes of the frame the generator rewrites or stamps: the template (46), the sequence number
 /// (4) and the timestamp (8).
@@ -72,6 +82,12 @@ const TEMPLATE: usize = 46;
 /// Where the generator stamps the low 32 bits of its sequence number (big-endian), followed by
 /// the timestamp (nanoseconds, big-endian).
 pub const SEQ_AT: usize = 46;
+
+/// Where the signature's magic sits in an IPv4/UDP frame without options, and its value: the
+/// sink times only frames that carry it.
+pub const MAGIC_AT: usize = 44;
+/// The traffic generator's signature magic.
+pub const SIGNATURE_MAGIC: u16 = 0xb51c;
 
 /// `test` of `union bpf_attr` for `BPF_PROG_TEST_RUN`.
 #[repr(C)]
@@ -106,6 +122,29 @@ struct XdpMd {
     ingress_ifindex: u32,
     rx_queue_index: u32,
     egress_ifindex: u32,
+}
+
+/// Runs `prog` on `frame` `repeat` times (`BPF_PROG_TEST_RUN`) with `(flags, batch size)`;
+/// returns the last verdict.
+fn test_run(
+    prog: &OwnedFd,
+    frame: &[u8],
+    ctx: Option<&XdpMd>,
+    repeat: u32,
+    (flags, batch_size): (u32, u32),
+) -> std::io::Result<u32> {
+    let mut attr = TestRunAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        data_size_in: frame.len() as u32,
+        data_in: frame.as_ptr() as u64,
+        repeat,
+        ctx_size_in: ctx.map_or(0, |_| std::mem::size_of::<XdpMd>() as u32),
+        ctx_in: ctx.map_or(0, |c| (c as *const XdpMd) as u64),
+        flags,
+        batch_size,
+        ..TestRunAttr::default()
+    };
+    bpf::bpf(BPF_PROG_TEST_RUN, &mut attr).map(|_| attr.retval)
 }
 
 /// The generator program (see the module doc). `tpl` is the first [`TEMPLATE`] bytes of the
@@ -178,55 +217,130 @@ fn generator(state: RawFd, ifindex: u32, tpl: &[u8], flows: u16) -> [Insn; 56] {
     ]
 }
 
-/// The sink program: ARP to the kernel, everything else counted and dropped.
-fn sink(counter: RawFd) -> [Insn; 21] {
-    let arp = i32::from(u16::from_le_bytes([0x08, 0x06]));
-    [
-        /* 0 */ insn(MOV64_X, 6, 1, 0, 0),
-        /* 1 */ insn(LDX_W, 2, 6, MD_DATA, 0),
-        /* 2 */ insn(LDX_W, 3, 6, MD_DATA_END, 0),
-        /* 3 */ insn(MOV64_X, 4, 2, 0, 0),
-        /* 4 */ insn(ADD64_K, 4, 0, 0, 14),
-        /* 5 */ insn(JGT_X, 4, 3, 2, 0), // runt -> 8 count
-        /* 6 */ insn(LDX_H, 4, 2, 12, 0), // EtherType
-        /* 7 */ insn(JEQ_K, 4, 0, 11, arp), // ARP -> 19 pass
-        /* 8 */ insn(ST_W, 10, 0, -4, 0),
-        /* 9 */ insn(MOV64_X, 2, 10, 0, 0),
-        /* 10 */ insn(ADD64_K, 2, 0, 0, -4),
-        /* 11 */ insn(LD_DW, 1, BPF_PSEUDO_MAP_FD, 0, counter),
-        /* 12 */ insn(0, 0, 0, 0, 0),
-        /* 13 */ insn(CALL, 0, 0, 0, FN_MAP_LOOKUP_ELEM),
-        /* 14 */ insn(JEQ_K, 0, 0, 2, 0), // NULL -> 17 drop
-        /* 15 */ insn(MOV64_K, 1, 0, 0, 1),
-        /* 16 */ insn(ATOMIC_DW, 0, 1, 0, ATOMIC_ADD), // counter += 1
-        /* 17 */ insn(MOV64_K, 0, 0, 0, XDP_DROP),
-        /* 18 */ insn(EXIT, 0, 0, 0, 0),
-        /* 19 */ insn(MOV64_K, 0, 0, 0, XDP_PASS),
-        /* 20 */ insn(EXIT, 0, 0, 0, 0),
-    ]
+/// Where a sink program runs: the context's layout and the verdicts differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hook {
+    Xdp,
+    /// tc ingress, on a `struct __sk_buff` whose data starts at the Ethernet header.
+    Tc,
 }
 
-/// The sink as a tc program on `struct __sk_buff`: the same counter, ARP passed.
-fn tc_sink(counter: RawFd) -> [Insn; 15] {
-    // `__sk_buff.protocol` holds the EtherType as it is on the wire, zero-extended.
-    let arp = i32::from(u16::from_le_bytes([0x08, 0x06]));
-    [
-        /* 0 */ insn(LDX_W, 2, 1, SKB_PROTOCOL, 0),
-        /* 1 */ insn(JEQ_K, 2, 0, 11, arp), // ARP -> 13 pass
-        /* 2 */ insn(ST_W, 10, 0, -4, 0),
-        /* 3 */ insn(MOV64_X, 2, 10, 0, 0),
-        /* 4 */ insn(ADD64_K, 2, 0, 0, -4),
-        /* 5 */ insn(LD_DW, 1, BPF_PSEUDO_MAP_FD, 0, counter),
-        /* 6 */ insn(0, 0, 0, 0, 0),
-        /* 7 */ insn(CALL, 0, 0, 0, FN_MAP_LOOKUP_ELEM),
-        /* 8 */ insn(JEQ_K, 0, 0, 2, 0), // NULL -> 11 drop
-        /* 9 */ insn(MOV64_K, 1, 0, 0, 1),
-        /* 10 */ insn(ATOMIC_DW, 0, 1, 0, ATOMIC_ADD), // counter += 1
-        /* 11 */ insn(MOV64_K, 0, 0, 0, TC_ACT_SHOT),
-        /* 12 */ insn(EXIT, 0, 0, 0, 0),
-        /* 13 */ insn(MOV64_K, 0, 0, 0, TC_ACT_OK),
-        /* 14 */ insn(EXIT, 0, 0, 0, 0),
-    ]
+impl Hook {
+    /// Offsets of the context's `data` and `data_end`.
+    fn data(self) -> (i16, i16) {
+        match self {
+            Hook::Xdp => (MD_DATA, MD_DATA_END),
+            Hook::Tc => (SKB_DATA, SKB_DATA_END),
+        }
+    }
+
+    /// (drop, pass) verdicts.
+    fn verdicts(self) -> (i32, i32) {
+        match self {
+            Hook::Xdp => (XDP_DROP, XDP_PASS),
+            Hook::Tc => (TC_ACT_SHOT, TC_ACT_OK),
+        }
+    }
+}
+
+/// Buckets of the sink's latency histogram: one per nanosecond below 32 ns, then 16 per power of
+/// two (each within 6.25 % of its low end) up to 2^64 ns; only the first 976 are ever used.
+pub const LATENCY_BUCKETS: usize = 1024;
+/// The sink's state: the histogram's buckets, then the frame count.
+const SINK_STATE: usize = LATENCY_BUCKETS + 1;
+const FRAMES_AT: i16 = 8 * LATENCY_BUCKETS as i16;
+
+/// The latency range of histogram bucket `i`, nanoseconds `[low, high)`.
+pub fn latency_bucket(i: usize) -> (u64, u64) {
+    if i < 32 {
+        return (i as u64, i as u64 + 1);
+    }
+    // The program's bucket is 16 msb - 64 + (latency >> (msb - 4)), the last term in 16..32.
+    let q = i as u64 + 64;
+    let msb = q / 16 - 1;
+    let m = q - 16 * msb;
+    let edge = |m: u64| u64::try_from(u128::from(m) << (msb - 4)).unwrap_or(u64::MAX);
+    (edge(m), edge(m + 1))
+}
+
+/// The sink program: ARP to the kernel; everything else counted and dropped, and the frames that
+/// carry the traffic generator's signature (IPv4 without options, UDP, the magic at 44) timed:
+/// now minus their stamp goes into a log-linear histogram. The timestamp is CLOCK_MONOTONIC,
+/// the clock of `bpf_ktime_get_ns` and of every Brick generator.
+fn sink(hook: Hook, state: RawFd) -> Vec<Insn> {
+    let (data, data_end) = hook.data();
+    let (drop, pass) = hook.verdicts();
+    // A little-endian u16 load of a big-endian field sees its bytes swapped.
+    let field = |v: u16| i32::from(u16::from_le_bytes(v.to_be_bytes()));
+    let mut a = Asm::default();
+    a.op(LDX_W, 7, 1, data, 0) // r7 = data
+        .op(LDX_W, 8, 1, data_end, 0) // r8 = data_end
+        .op(MOV64_X, 2, 7, 0, 0)
+        .op(ADD64_K, 2, 0, 0, 14)
+        .jump(JGT_X, 2, 8, 0, "count") // a runt is counted too
+        .op(LDX_H, 2, 7, 12, 0)
+        .jump(JEQ_K, 2, 0, field(0x0806), "pass") // ARP
+        .label("count")
+        .op(ST_W, 10, 0, -4, 0) // key 0 on the stack
+        .op(MOV64_X, 2, 10, 0, 0)
+        .op(ADD64_K, 2, 0, 0, -4)
+        .op(LD_DW, 1, BPF_PSEUDO_MAP_FD, 0, state)
+        .op(0, 0, 0, 0, 0)
+        .op(CALL, 0, 0, 0, FN_MAP_LOOKUP_ELEM)
+        .jump(JEQ_K, 0, 0, 0, "drop")
+        .op(MOV64_X, 9, 0, 0, 0) // r9 = &state
+        .op(MOV64_K, 1, 0, 0, 1)
+        .op(ATOMIC_DW, 9, 1, FRAMES_AT, ATOMIC_ADD)
+        .op(MOV64_X, 2, 7, 0, 0)
+        .op(ADD64_K, 2, 0, 0, MIN_LIVE_FRAME as i32)
+        .jump(JGT_X, 2, 8, 0, "drop") // too short to carry a stamp
+        .op(LDX_H, 2, 7, 12, 0)
+        .jump(JNE_K, 2, 0, field(0x0800), "drop")
+        .op(LDX_B, 2, 7, 14, 0)
+        .jump(JNE_K, 2, 0, 0x45, "drop")
+        .op(LDX_B, 2, 7, 23, 0)
+        .jump(JNE_K, 2, 0, 17, "drop")
+        .op(LDX_H, 2, 7, MAGIC_AT as i16, 0)
+        .jump(JNE_K, 2, 0, field(SIGNATURE_MAGIC), "drop")
+        .op(CALL, 0, 0, 0, FN_KTIME_GET_NS) // r0 = now
+        .op(LDX_DW, 1, 7, SEQ_AT as i16 + 4, 0)
+        .op(END_BE, 1, 0, 0, 64) // r1 = stamp
+        .op(MOV64_K, 2, 0, 0, 0)
+        .jump(JGT_X, 1, 0, 0, "bucket") // stamped after now (another clock): 0
+        .op(MOV64_X, 2, 0, 0, 0)
+        .op(SUB64_X, 2, 1, 0, 0) // r2 = latency
+        .label("bucket")
+        .op(MOV64_X, 3, 2, 0, 0) // r3 = bucket: the latency itself below 32
+        .jump(JLT_K, 2, 0, 32, "add")
+        .op(MOV64_K, 4, 0, 0, 0) // r4 = the latency's most significant bit
+        .op(MOV64_X, 5, 2, 0, 0);
+    for shift in [32, 16, 8, 4, 2, 1] {
+        a.op(MOV64_X, 1, 5, 0, 0)
+            .op(RSH64_K, 1, 0, 0, shift)
+            .op(JEQ_K, 1, 0, 2, 0) // nothing that high: skip the next two
+            .op(MOV64_X, 5, 1, 0, 0)
+            .op(ADD64_K, 4, 0, 0, shift);
+    }
+    a.op(MOV64_X, 1, 4, 0, 0)
+        .op(ADD64_K, 1, 0, 0, -4)
+        .op(RSH64_X, 3, 1, 0, 0) // the latency's top 5 bits: 16..32
+        .op(LSH64_K, 4, 0, 0, 4)
+        .op(ADD64_X, 3, 4, 0, 0)
+        .op(ADD64_K, 3, 0, 0, -64) // 16 msb - 64 + top bits: on from the first 32
+        .label("add")
+        .op(AND64_K, 3, 0, 0, LATENCY_BUCKETS as i32 - 1) // in bounds, for the verifier
+        .op(LSH64_K, 3, 0, 0, 3)
+        .op(MOV64_X, 1, 9, 0, 0)
+        .op(ADD64_X, 1, 3, 0, 0)
+        .op(MOV64_K, 2, 0, 0, 1)
+        .op(ATOMIC_DW, 1, 2, 0, ATOMIC_ADD)
+        .label("drop")
+        .op(MOV64_K, 0, 0, 0, drop)
+        .op(EXIT, 0, 0, 0, 0)
+        .label("pass")
+        .op(MOV64_K, 0, 0, 0, pass)
+        .op(EXIT, 0, 0, 0, 0);
+    a.finish()
 }
 
 /// An array map of one value of `N` u64s.
@@ -287,18 +401,8 @@ impl LiveFrames {
             data_end: self.frame.len() as u32,
             ..XdpMd::default()
         };
-        let mut attr = TestRunAttr {
-            prog_fd: self.prog.as_raw_fd() as u32,
-            data_size_in: self.frame.len() as u32,
-            data_in: self.frame.as_ptr() as u64,
-            repeat,
-            ctx_size_in: std::mem::size_of::<XdpMd>() as u32,
-            ctx_in: (&raw const md) as u64,
-            flags: BPF_F_TEST_XDP_LIVE_FRAMES,
-            batch_size: batch.clamp(1, 256),
-            ..TestRunAttr::default()
-        };
-        match bpf::bpf(BPF_PROG_TEST_RUN, &mut attr) {
+        let live = (BPF_F_TEST_XDP_LIVE_FRAMES, batch.clamp(1, 256));
+        match test_run(&self.prog, &self.frame, Some(&md), repeat, live) {
             Ok(_) => Ok(()),
             Err(e) if e.raw_os_error() == Some(libc::EINTR) => Ok(()),
             Err(e) => Err(bpf::bpf_error(
@@ -335,13 +439,45 @@ impl LiveFrames {
     }
 }
 
-/// A receiver that counts and drops every frame but ARP (see the module doc); detached when
-/// dropped.
+/// What a [`DropSink`] has counted, at one moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SinkCounts {
+    /// Frames counted (and dropped).
+    pub frames: u64,
+    /// Frames per latency bucket ([`latency_bucket`]): those that carried the generator's
+    /// signature, timed from their stamp to the sink.
+    pub latency: Vec<u64>,
+}
+
+impl SinkCounts {
+    /// What was counted after `earlier` up to this.
+    pub fn since(&self, earlier: &SinkCounts) -> SinkCounts {
+        SinkCounts {
+            frames: self.frames.wrapping_sub(earlier.frames),
+            latency: (self.latency.iter().zip(&earlier.latency))
+                .map(|(a, b)| a.wrapping_sub(*b))
+                .collect(),
+        }
+    }
+
+    /// `(low ns, high ns, frames)` of every bucket that holds a frame, lowest first.
+    pub fn latency_buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
+        (self.latency.iter().enumerate())
+            .filter(|(_, n)| **n > 0)
+            .map(|(i, n)| {
+                let (low, high) = latency_bucket(i);
+                (low, high, *n)
+            })
+    }
+}
+
+/// A receiver that counts and drops every frame but ARP, and times the frames of Brick's
+/// generators (see the module doc); detached when dropped.
 #[derive(Debug)]
 pub struct DropSink {
     what: String,
     _link: OwnedFd,
-    counter: OwnedFd,
+    state: OwnedFd,
     /// An XDP program attached natively (in the driver); false in the generic skb path and at
     /// tc ingress.
     pub native: bool,
@@ -351,45 +487,60 @@ impl DropSink {
     /// Attaches to `ifname` as an XDP program, in the calling thread's network namespace.
     #[cold]
     pub fn attach(ifname: &str) -> Result<Self, Error> {
-        Self::attach_as(ifname, false)
+        Self::attach_as(ifname, Hook::Xdp)
     }
 
     /// The same sink at `ifname`'s tc ingress (tcx), in the calling thread's namespace: no
     /// XDP on the interface, so nothing copies a frame before it is counted.
     #[cold]
     pub fn attach_tc(ifname: &str) -> Result<Self, Error> {
-        Self::attach_as(ifname, true)
+        Self::attach_as(ifname, Hook::Tc)
     }
 
-    fn attach_as(ifname: &str, tc: bool) -> Result<Self, Error> {
-        let what = format!("{} drop sink on {ifname}", if tc { "tc" } else { "xdp" });
+    fn attach_as(ifname: &str, hook: Hook) -> Result<Self, Error> {
+        let what = match hook {
+            Hook::Xdp => format!("xdp drop sink on {ifname}"),
+            Hook::Tc => format!("tc drop sink on {ifname}"),
+        };
         let ifindex = sys::ifindex(ifname)?;
-        let counter = state_map::<1>(&what)?;
-        let fd = counter.as_raw_fd();
-        let (link, native) = if tc {
-            let prog = bpf::load_program(
-                &what,
-                bpf::BPF_PROG_TYPE_SCHED_CLS,
-                "brick_sink",
-                &tc_sink(fd),
-            )?;
-            (bpf::tcx_link(&what, ifindex, &prog)?, false)
-        } else {
-            let prog = bpf::load_program(&what, bpf::BPF_PROG_TYPE_XDP, "brick_sink", &sink(fd))?;
-            bpf::link(&what, ifindex, &prog, XdpAttach::Auto)?
+        let (state, prog) = load_sink(&what, hook)?;
+        let (link, native) = match hook {
+            Hook::Tc => (bpf::tcx_link(&what, ifindex, &prog)?, false),
+            Hook::Xdp => bpf::link(&what, ifindex, &prog, XdpAttach::Auto)?,
         };
         Ok(DropSink {
             what,
             _link: link,
-            counter,
+            state,
             native,
         })
     }
 
     /// Frames counted (and dropped) so far.
     pub fn count(&self) -> Result<u64, Error> {
-        Ok(read_state::<1>(&self.what, &self.counter)?[0])
+        Ok(self.counts()?.frames)
     }
+
+    /// Frames counted so far, and the latency histogram of those timed.
+    pub fn counts(&self) -> Result<SinkCounts, Error> {
+        let state = read_state::<SINK_STATE>(&self.what, &self.state)?;
+        Ok(SinkCounts {
+            frames: state[LATENCY_BUCKETS],
+            latency: state[..LATENCY_BUCKETS].to_vec(),
+        })
+    }
+}
+
+/// The sink's state map and program, loaded but not attached.
+fn load_sink(what: &str, hook: Hook) -> Result<(OwnedFd, OwnedFd), Error> {
+    let state = state_map::<SINK_STATE>(what)?;
+    let prog_type = match hook {
+        Hook::Xdp => bpf::BPF_PROG_TYPE_XDP,
+        Hook::Tc => bpf::BPF_PROG_TYPE_SCHED_CLS,
+    };
+    let insns = sink(hook, state.as_raw_fd());
+    let prog = bpf::load_program(what, prog_type, "brick_sink", &insns)?;
+    Ok((state, prog))
 }
 
 #[cfg(test)]
@@ -419,11 +570,80 @@ mod tests {
         );
         assert_eq!(target(&g, 15), 17);
         assert_eq!((g[53].code, g[55].code), (EXIT, EXIT));
-        let s = sink(3);
-        assert_eq!((target(&s, 5), target(&s, 7), target(&s, 14)), (8, 19, 17));
-        let t = tc_sink(3);
-        assert_eq!((target(&t, 1), target(&t, 8)), (13, 11));
-        assert_eq!((t[12].code, t[14].code), (EXIT, EXIT));
+    }
+
+    /// The buckets follow each other without gap or overlap up to 2^64 ns, each at most 1/16
+    /// of its low end wide from 32 ns on.
+    #[test]
+    fn latency_buckets_tile_the_line() {
+        let mut next = 0;
+        for i in 0..976 {
+            let (low, high) = latency_bucket(i);
+            assert_eq!(low, next, "bucket {i}");
+            assert!(high > low);
+            if i >= 32 {
+                assert!((high - low) * 16 <= low, "bucket {i}: {low}..{high}");
+            }
+            next = high;
+        }
+        assert_eq!(next, u64::MAX);
+    }
+
+    /// Root: both sink programs, run once per frame by the kernel: ARP passes uncounted, a
+    /// frame without the signature is counted and not timed, and a stamped frame lands in the
+    /// bucket of its age.
+    #[test]
+    fn sink_counts_and_times_stamped_frames() {
+        if !is_root() {
+            eprintln!("skipped sink_counts_and_times_stamped_frames: needs root (BPF)");
+            return;
+        }
+        for hook in [Hook::Xdp, Hook::Tc] {
+            let (state, prog) = load_sink("test sink", hook).unwrap();
+            let (drop, pass) = hook.verdicts();
+            let counts = || read_state::<SINK_STATE>("test", &state).unwrap();
+            let run = |f: &[u8]| test_run(&prog, f, None, 1, (0, 0)).unwrap() as i32;
+            let mut arp = vec![0u8; 60];
+            arp[12..14].copy_from_slice(&[0x08, 0x06]);
+            assert_eq!(run(&arp), pass, "{hook:?}");
+            assert_eq!(counts()[LATENCY_BUCKETS], 0);
+            let mut frame = vec![0u8; 64];
+            crate::testframe::build(&mut frame, 0, 0);
+            assert_eq!(run(&frame), drop);
+            let c = counts();
+            assert_eq!(c[LATENCY_BUCKETS], 1);
+            assert_eq!(c[..LATENCY_BUCKETS].iter().sum::<u64>(), 0, "untimed");
+            frame[MAGIC_AT..MAGIC_AT + 2].copy_from_slice(&SIGNATURE_MAGIC.to_be_bytes());
+            for age in [20_000u64, 3_000_000, 500_000_000] {
+                let before = counts();
+                let stamp = crate::clock::now_ns() - age;
+                frame[SEQ_AT + 4..SEQ_AT + 12].copy_from_slice(&stamp.to_be_bytes());
+                assert_eq!(run(&frame), drop);
+                let after = counts();
+                let hit: Vec<usize> = (0..LATENCY_BUCKETS)
+                    .filter(|&i| after[i] != before[i])
+                    .collect();
+                let [i] = hit[..] else {
+                    panic!("{hook:?}, age {age}: buckets {hit:?}")
+                };
+                let (low, high) = latency_bucket(i);
+                // The program runs a little after the stamp was taken: up to 1 ms here.
+                assert!(
+                    high > age && low <= age + 1_000_000,
+                    "{hook:?}: {age} in {low}..{high}"
+                );
+            }
+            let stamp = crate::clock::now_ns() + 1_000_000_000;
+            frame[SEQ_AT + 4..SEQ_AT + 12].copy_from_slice(&stamp.to_be_bytes());
+            let before = counts()[0];
+            run(&frame);
+            assert_eq!(
+                counts()[0],
+                before + 1,
+                "a stamp from the future counts as 0"
+            );
+            assert_eq!(counts()[LATENCY_BUCKETS], 5);
+        }
     }
 
     /// Root: 100k live frames into a veth whose peer counts them with the drop sink: the
