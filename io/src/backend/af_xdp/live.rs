@@ -45,6 +45,10 @@ const BPF_F_TEST_XDP_LIVE_FRAMES: u32 = 1 << 1;
 const XDP_DROP: i32 = 1;
 const FN_KTIME_GET_NS: i32 = 5;
 const FN_REDIRECT: i32 = 23;
+const FN_SKB_LOAD_BYTES: i32 = 26;
+/// Where the tc sink copies frame bytes 12..58: byte `o` at `fp + o - STACK_COPY`, so that the
+/// stamp (at 50) sits in an 8-byte aligned slot.
+const STACK_COPY: i32 = 58;
 const TC_ACT_OK: i32 = 0;
 const TC_ACT_SHOT: i32 = 2;
 /// Offsets of `data` and `data_end` in `struct __sk_buff`.
@@ -273,7 +277,8 @@ fn sink(hook: Hook, state: RawFd) -> Vec<Insn> {
     // A little-endian u16 load of a big-endian field sees its bytes swapped.
     let field = |v: u16| i32::from(u16::from_le_bytes(v.to_be_bytes()));
     let mut a = Asm::default();
-    a.op(LDX_W, 7, 1, data, 0) // r7 = data
+    a.op(MOV64_X, 6, 1, 0, 0) // r6 = ctx
+        .op(LDX_W, 7, 1, data, 0) // r7 = data
         .op(LDX_W, 8, 1, data_end, 0) // r8 = data_end
         .op(MOV64_X, 2, 7, 0, 0)
         .op(ADD64_K, 2, 0, 0, 14)
@@ -290,20 +295,38 @@ fn sink(hook: Hook, state: RawFd) -> Vec<Insn> {
         .jump(JEQ_K, 0, 0, 0, "drop")
         .op(MOV64_X, 9, 0, 0, 0) // r9 = &state
         .op(MOV64_K, 1, 0, 0, 1)
-        .op(ATOMIC_DW, 9, 1, FRAMES_AT, ATOMIC_ADD)
-        .op(MOV64_X, 2, 7, 0, 0)
-        .op(ADD64_K, 2, 0, 0, MIN_LIVE_FRAME as i32)
-        .jump(JGT_X, 2, 8, 0, "drop") // too short to carry a stamp
-        .op(LDX_H, 2, 7, 12, 0)
+        .op(ATOMIC_DW, 9, 1, FRAMES_AT, ATOMIC_ADD);
+    // Frame byte `o` is at `base + o - at`: in the packet, or copied to the stack.
+    let (base, at) = match hook {
+        Hook::Xdp => {
+            a.op(MOV64_X, 2, 7, 0, 0)
+                .op(ADD64_K, 2, 0, 0, MIN_LIVE_FRAME as i32)
+                .jump(JGT_X, 2, 8, 0, "drop"); // too short to carry a stamp
+            (7, 0)
+        }
+        Hook::Tc => {
+            // A socket buffer may hold its payload in pages (AF_PACKET's transmit ring does):
+            // copy bytes 12..58 to the stack, the stamp at an aligned slot (the verifier insists).
+            a.op(MOV64_X, 1, 6, 0, 0)
+                .op(MOV64_K, 2, 0, 0, 12)
+                .op(MOV64_X, 3, 10, 0, 0)
+                .op(ADD64_K, 3, 0, 0, 12 - STACK_COPY)
+                .op(MOV64_K, 4, 0, 0, MIN_LIVE_FRAME as i32 - 12)
+                .op(CALL, 0, 0, 0, FN_SKB_LOAD_BYTES)
+                .jump(JNE_K, 0, 0, 0, "drop"); // too short to carry a stamp
+            (10, STACK_COPY as i16)
+        }
+    };
+    a.op(LDX_H, 2, base, 12 - at, 0)
         .jump(JNE_K, 2, 0, field(0x0800), "drop")
-        .op(LDX_B, 2, 7, 14, 0)
+        .op(LDX_B, 2, base, 14 - at, 0)
         .jump(JNE_K, 2, 0, 0x45, "drop")
-        .op(LDX_B, 2, 7, 23, 0)
+        .op(LDX_B, 2, base, 23 - at, 0)
         .jump(JNE_K, 2, 0, 17, "drop")
-        .op(LDX_H, 2, 7, MAGIC_AT as i16, 0)
+        .op(LDX_H, 2, base, MAGIC_AT as i16 - at, 0)
         .jump(JNE_K, 2, 0, field(SIGNATURE_MAGIC), "drop")
         .op(CALL, 0, 0, 0, FN_KTIME_GET_NS) // r0 = now
-        .op(LDX_DW, 1, 7, SEQ_AT as i16 + 4, 0)
+        .op(LDX_DW, 1, base, SEQ_AT as i16 + 4 - at, 0)
         .op(END_BE, 1, 0, 0, 64) // r1 = stamp
         .op(MOV64_K, 2, 0, 0, 0)
         .jump(JGT_X, 1, 0, 0, "bucket") // stamped after now (another clock): 0
@@ -699,8 +722,8 @@ mod tests {
         assert!((150_000.0..=210_000.0).contains(&rate), "{rate} pps");
     }
 
-    /// Root: the tc sink on a veth counts and drops 1000 frames an AF_PACKET port sends from the
-    /// peer, and lets ARP through to its host (the peer resolves its address).
+    /// Root: the tc sink on a veth counts, times and drops 1000 frames an AF_PACKET port sends
+    /// from the peer, and lets ARP through to its host (the peer resolves its address).
     #[test]
     fn tc_sink_counts_socket_frames_and_passes_arp() {
         if !is_root() {
@@ -727,6 +750,9 @@ mod tests {
         let mut frame = vec![0u8; 64];
         for seq in 0..1000 {
             testframe::build(&mut frame, 1, seq);
+            frame[MAGIC_AT..MAGIC_AT + 2].copy_from_slice(&SIGNATURE_MAGIC.to_be_bytes());
+            let stamp = crate::clock::now_ns().to_be_bytes();
+            frame[SEQ_AT + 4..SEQ_AT + 12].copy_from_slice(&stamp);
             let mut burst = crate::Burst::new(1);
             burst.push(pool.alloc_from(&frame).unwrap()).unwrap();
             while tx[0].tx_burst(&mut burst) == 0 {}
@@ -741,6 +767,9 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         assert_eq!(got, 1000);
+        // The transmit ring's socket buffers keep the payload in pages: timed all the same.
+        let timed: u64 = sink.counts().unwrap().latency_buckets().map(|b| b.2).sum();
+        assert_eq!(timed, 1000);
         // The echo request itself is dropped by the sink; the ARP before it is not.
         let _ = a.exec(&["ping", "-c", "1", "-W", "1", "10.9.0.2"]);
         let neigh = a.exec(&["ip", "neigh", "show", "10.9.0.2"]).unwrap();
