@@ -262,10 +262,11 @@ enum BenchCmd {
     /// forwarding the same XDP live-frame traffic between namespaces, one core each for the
     /// generator and the router, as ratios to the kernel (root).
     Forward {
-        /// Frame size in bytes without FCS (60..=1514; 60 is a 64-byte frame on the wire).
-        #[arg(long, default_value_t = 60)]
-        size: usize,
-        /// Seconds to measure each router.
+        /// Frame sizes in bytes without FCS (60..=1514; 60 is a 64-byte frame on the wire),
+        /// each measured in turn; RFC 2544's are 60,124,252,508,1020,1276,1514.
+        #[arg(long = "size", value_delimiter = ',', default_value = "60")]
+        sizes: Vec<usize>,
+        /// Seconds to measure each router at each size.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
         /// Routers to compare: kernel, af_packet, af_xdp.
@@ -651,7 +652,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             brick_bench::print_json(&r);
         }
         BenchCmd::Forward {
-            size,
+            sizes,
             seconds,
             routers,
             napi,
@@ -666,7 +667,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             // Before the run: the load average of the machine as the run found it.
             let machine = brick_bench::forward::machine();
             let r = brick_bench::forward::run(&brick_bench::forward::Forward {
-                size,
+                sizes,
                 seconds,
                 duts: routers,
                 napi,

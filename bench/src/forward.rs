@@ -121,8 +121,8 @@ pub enum Napi {
 /// One comparison.
 #[derive(Clone, Debug)]
 pub struct Forward {
-    /// Ethernet frame size without FCS (60..=1514).
-    pub size: usize,
+    /// Ethernet frame sizes without FCS (60..=1514), each measured in turn.
+    pub sizes: Vec<usize>,
     /// Measured seconds per router.
     pub seconds: f64,
     /// Routers to compare, in order.
@@ -148,6 +148,8 @@ pub struct Forward {
 pub struct DutResult {
     /// Which router.
     pub dut: &'static str,
+    /// Frame size without FCS.
+    pub size: usize,
     /// Frames the generator laid out, Mpps.
     pub offered_mpps: f64,
     /// Frames the sink counted, Mpps.
@@ -173,8 +175,8 @@ pub struct DutResult {
 pub struct ForwardReport {
     /// Always "forward".
     pub bench: &'static str,
-    /// Frame size without FCS.
-    pub size: usize,
+    /// Frame sizes without FCS.
+    pub sizes: Vec<usize>,
     /// Measured seconds per router.
     pub seconds: f64,
     /// Generator backend, and where everything ran.
@@ -189,12 +191,12 @@ impl ForwardReport {
     /// The terminal table.
     pub fn table(&self) -> String {
         let mut s = format!(
-            "forwarding, {} B frames, {} s per router\ngenerator: {}\nplacement: {}\n{:<18} {:>12} {:>14} {:>10} {:>9}\n",
-            self.size,
+            "forwarding, {} s per router and frame size\ngenerator: {}\nplacement: {}\n{:<18} {:>6} {:>12} {:>14} {:>10} {:>9}\n",
             self.seconds,
             self.generator,
             self.placement,
             "router",
+            "bytes",
             "offered Mpps",
             "forwarded Mpps",
             "vs kernel",
@@ -202,8 +204,9 @@ impl ForwardReport {
         );
         for r in &self.results {
             s += &format!(
-                "{:<18} {:>12.3} {:>14.3} {:>10} {:>9}\n",
+                "{:<18} {:>6} {:>12.3} {:>14.3} {:>10} {:>9}\n",
                 r.dut,
+                r.size,
                 r.offered_mpps,
                 r.forwarded_mpps,
                 ratio(r.vs_kernel),
@@ -229,15 +232,19 @@ impl ForwardReport {
     pub fn markdown(&self, when: &str, command: &str, machine: &str) -> String {
         let mut s = format!(
             "### `brick bench forward`, {when}\n\nCommand: `{command}`. Machine: {machine}. \
-             {} B frames, {} s per router. Generator: {}. Placement: {}.\n\n\
-             | router | routes | offered Mpps | forwarded Mpps | vs kernel | RFC 2544 throughput Mpps | vs kernel | latency p50/p99/max us | back-to-back frames |\n\
-             |---|---|---|---|---|---|---|---|---|\n",
-            self.size, self.seconds, self.generator, self.placement
+             Frames of {} bytes without FCS, {} s per router and size. Generator: {}. Placement: {}.\n\n\
+             | router | bytes | routes | offered Mpps | forwarded Mpps | vs kernel | RFC 2544 throughput Mpps | vs kernel | latency p50/p99/max us | back-to-back frames |\n\
+             |---|---|---|---|---|---|---|---|---|---|\n",
+            sizes(&self.sizes),
+            self.seconds,
+            self.generator,
+            self.placement
         );
         for r in &self.results {
             s += &format!(
-                "| {} | {} | {:.3} | {:.3} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {} | {:.3} | {:.3} | {} | {} | {} | {} | {} |\n",
                 r.dut,
+                r.size,
                 r.routes,
                 r.offered_mpps,
                 r.forwarded_mpps,
@@ -250,7 +257,7 @@ impl ForwardReport {
         }
         let curves: Vec<String> = (self.results.iter())
             .filter(|r| !r.loss_curve.is_empty())
-            .map(|r| format!("- {}: {}\n", r.dut, loss_curve(&r.loss_curve)))
+            .map(|r| format!("- {}, {} B: {}\n", r.dut, r.size, loss_curve(&r.loss_curve)))
             .collect();
         if !curves.is_empty() {
             s += "\nFrame loss rate (percent of the overload's offered rate: loss):\n\n";
@@ -285,6 +292,11 @@ impl ForwardReport {
 
 fn ratio(r: Option<f64>) -> String {
     r.map_or("-".into(), |v| format!("{v:.2}x"))
+}
+
+fn sizes(sizes: &[usize]) -> String {
+    let s: Vec<String> = sizes.iter().map(|s| s.to_string()).collect();
+    s.join(", ")
 }
 
 fn latency(l: Option<Latency>) -> String {
@@ -523,6 +535,20 @@ struct Measured {
     rfc2544: Option<rfc2544::SizeResult>,
 }
 
+/// Every frame size of `lives` in turn through the router set up now.
+fn measure_sizes(
+    topo: &Topology,
+    sink: &DropSink,
+    lives: &[(usize, LiveFrames)],
+    core: Option<usize>,
+    f: &Forward,
+    name: &str,
+) -> Result<Vec<(usize, Measured)>, Error> {
+    (lives.iter())
+        .map(|(size, live)| Ok((*size, measure(topo, sink, live, core, f, name, *size)?)))
+        .collect()
+}
+
 /// The overload run (generator unpaced), then, when asked, RFC 2544's tests with the overload's
 /// offered rate as the upper bound.
 fn measure(
@@ -532,6 +558,7 @@ fn measure(
     core: Option<usize>,
     f: &Forward,
     name: &str,
+    size: usize,
 ) -> Result<Measured, Error> {
     live.set_rate(0.0)?;
     let b = blast(
@@ -560,7 +587,7 @@ fn measure(
         what: name.to_string(),
     };
     let cfg = rfc2544::Config {
-        sizes: vec![f.size + 4],
+        sizes: vec![size + 4],
         max_rate: Some(Rate::Pps(offered)),
         trial_seconds: 2.0,
         settle_seconds: 0.3,
@@ -633,9 +660,12 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
             "brick bench forward needs root (namespaces, veth, XDP)".into(),
         ));
     }
-    if !(60..=1514).contains(&f.size) {
-        return Err(Error::Usage(format!("--size {}: 60..=1514 bytes", f.size)));
+    if let Some(bad) = f.sizes.iter().find(|s| !(60..=1514).contains(*s)) {
+        return Err(Error::Usage(format!("--size {bad}: 60..=1514 bytes")));
     }
+    let Some(&largest) = f.sizes.iter().max() else {
+        return Err(Error::Usage("--size: give at least one frame size".into()));
+    };
     let cores = poll::cores();
     let (gen_core, router_core) = match cores.as_slice() {
         [a, b, ..] => (Some(*a), *b),
@@ -646,7 +676,7 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
         Some(path) => load_table(path)?,
         None => Vec::new(),
     };
-    let topo = topology(f.size)?;
+    let topo = topology(largest)?;
     let sink = topo.sink_ns.enter(|| match f.sink {
         Sink::Tc => DropSink::attach_tc("s0"),
         Sink::Xdp => DropSink::attach("s0"),
@@ -654,12 +684,16 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
     // The sink's receive work runs on the core that transmits into r2, the router's: moved to
     // the generator's core it was starved by the generator's spinning and dropped frames that
     // counted as the router's loss (measured: the kernel lost 7 % at 92 kpps).
-    let frame = frame(
-        f.size,
-        mac_of(&topo.gen_ns, "g0")?,
-        mac_of(&topo.router, "r1")?,
-    );
-    let live = topo.gen_ns.enter(|| LiveFrames::new("g0", &frame, 64))??;
+    let macs = (mac_of(&topo.gen_ns, "g0")?, mac_of(&topo.router, "r1")?);
+    let lives = (f.sizes.iter())
+        .map(|&size| {
+            let frame = frame(size, macs.0, macs.1);
+            Ok((
+                size,
+                topo.gen_ns.enter(|| LiveFrames::new("g0", &frame, 64))??,
+            ))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
     if f.napi == Napi::Router {
         pin_napi(&topo.router, "r1", router_core)?;
     }
@@ -683,7 +717,7 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
                         "ip", "neigh", "replace", "10.2.0.2", "lladdr", &sink_mac, "dev", "r2",
                     ],
                 )?;
-                let m = measure(&topo, &sink, &live, gen_core, f, dut.name());
+                let m = measure_sizes(&topo, &sink, &lives, gen_core, f, dut.name());
                 ok(r, &["sysctl", "-qw", "net.ipv4.ip_forward=0"])?;
                 ok(r, &["ip", "addr", "flush", "dev", "r1"])?;
                 ok(r, &["ip", "addr", "flush", "dev", "r2"])?;
@@ -720,43 +754,41 @@ addresses = ["10.2.0.1/24"]
                     .map_err(|e| Error::Usage(e.to_string()))?;
                 cfg.routes = table.clone();
                 let node = Node::start(&cfg).map_err(|e| Error::Usage(e.to_string()))?;
-                let m = measure(&topo, &sink, &live, gen_core, f, dut.name());
+                let m = measure_sizes(&topo, &sink, &lives, gen_core, f, dut.name());
                 node.stop();
                 (m?, table.len() + 2)
             }
         };
-        let r = m.rfc2544;
-        results.push(DutResult {
-            dut: dut.name(),
-            offered_mpps: m.offered_mpps,
-            forwarded_mpps: m.forwarded_mpps,
-            vs_kernel: None,
-            routes,
-            throughput_mpps: r.as_ref().map(|r| r.throughput_pps / 1e6),
-            throughput_vs_kernel: None,
-            latency: r.as_ref().and_then(|r| r.latency),
-            loss_curve: r.as_ref().map_or(Vec::new(), |r| r.loss_curve.clone()),
-            back_to_back: r.and_then(|r| r.back_to_back),
-        });
-    }
-    if let Some(k) = results
-        .iter()
-        .find(|r| r.dut == "kernel")
-        .and_then(|r| r.throughput_mpps)
-        // A kernel that lost frames at every rate tried has no throughput to compare with.
-        .filter(|&k| k > 0.0)
-    {
-        for r in &mut results {
-            r.throughput_vs_kernel = r.throughput_mpps.map(|t| t / k.max(1e-9));
+        for (size, m) in m {
+            let r = m.rfc2544;
+            results.push(DutResult {
+                dut: dut.name(),
+                size,
+                offered_mpps: m.offered_mpps,
+                forwarded_mpps: m.forwarded_mpps,
+                vs_kernel: None,
+                routes,
+                throughput_mpps: r.as_ref().map(|r| r.throughput_pps / 1e6),
+                throughput_vs_kernel: None,
+                latency: r.as_ref().and_then(|r| r.latency),
+                loss_curve: r.as_ref().map_or(Vec::new(), |r| r.loss_curve.clone()),
+                back_to_back: r.and_then(|r| r.back_to_back),
+            });
         }
     }
-    if let Some(k) = results
-        .iter()
-        .find(|r| r.dut == "kernel")
-        .map(|r| r.forwarded_mpps)
-    {
-        for r in &mut results {
-            r.vs_kernel = Some(r.forwarded_mpps / k.max(1e-9));
+    // Each router against the kernel at the same frame size.
+    let kernel: Vec<DutResult> = (results.iter())
+        .filter(|r| r.dut == Dut::Kernel.name())
+        .cloned()
+        .collect();
+    for r in &mut results {
+        let Some(k) = kernel.iter().find(|k| k.size == r.size) else {
+            continue;
+        };
+        r.vs_kernel = Some(r.forwarded_mpps / k.forwarded_mpps.max(1e-9));
+        // A kernel that lost frames at every rate tried has no throughput to compare with.
+        if let Some(kt) = k.throughput_mpps.filter(|&t| t > 0.0) {
+            r.throughput_vs_kernel = r.throughput_mpps.map(|t| t / kt);
         }
     }
     let placement = format!(
@@ -774,7 +806,7 @@ addresses = ["10.2.0.1/24"]
     );
     Ok(ForwardReport {
         bench: "forward",
-        size: f.size,
+        sizes: f.sizes.clone(),
         seconds: f.seconds,
         generator: "xdp live frames (BPF_PROG_TEST_RUN), 64 flows".into(),
         placement,
@@ -803,6 +835,7 @@ mod tests {
     fn markdown_section_has_the_command_machine_and_a_row_per_router() {
         let row = |dut, fwd, vs| DutResult {
             dut,
+            size: 60,
             offered_mpps: 3.0,
             forwarded_mpps: fwd,
             vs_kernel: vs,
@@ -815,7 +848,7 @@ mod tests {
         };
         let r = ForwardReport {
             bench: "forward",
-            size: 60,
+            sizes: vec![60, 1514],
             seconds: 3.0,
             generator: "xdp live frames".into(),
             placement: "generator on core 0".into(),
@@ -834,24 +867,30 @@ mod tests {
                     back_to_back: Some(12000.0),
                     ..row("brick af_xdp", 0.25, Some(0.5))
                 },
+                DutResult {
+                    size: 1514,
+                    ..row("kernel", 0.08, Some(1.0))
+                },
             ],
         };
         let md = r.markdown("2026-12-01 22:00 UTC", "brick bench forward", &machine());
         assert!(md.starts_with("### `brick bench forward`, 2026-12-01 22:00 UTC"));
         assert!(md.contains("Command: `brick bench forward`"));
         assert!(md.contains("cores, Linux "), "{md}");
+        assert!(md.contains("Frames of 60, 1514 bytes without FCS"), "{md}");
         assert!(
-            md.contains("| kernel | 2 | 3.000 | 0.500 | 1.00x | - | - | - | - |"),
+            md.contains("| kernel | 60 | 2 | 3.000 | 0.500 | 1.00x | - | - | - | - |"),
             "{md}"
         );
         assert!(
             md.contains(
-                "| brick af_xdp | 2 | 3.000 | 0.250 | 0.50x | 0.200 | 0.80x | 31/90/400 | 12000 |"
+                "| brick af_xdp | 60 | 2 | 3.000 | 0.250 | 0.50x | 0.200 | 0.80x | 31/90/400 | 12000 |"
             ),
             "{md}"
         );
+        assert!(md.contains("| kernel | 1514 | 2 | 3.000 | 0.080 |"), "{md}");
         assert!(
-            md.contains("- brick af_xdp: 100 %: 50.000 %, 90 %: 0.000 %\n"),
+            md.contains("- brick af_xdp, 60 B: 100 %: 50.000 %, 90 %: 0.000 %\n"),
             "{md}"
         );
         assert!(!md.contains("- kernel:"), "no curve without RFC 2544: {md}");
