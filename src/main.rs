@@ -301,6 +301,10 @@ enum BenchCmd {
         /// rate forwarded without loss; RFC 2544 asks for 50, their mean is reported; 0 skips).
         #[arg(long, default_value_t = 1)]
         back_to_back: usize,
+        /// With --rfc2544: the upper bound of the tests when below the generator's unpaced
+        /// rate, e.g. `300kpps`: compares latency at one rate.
+        #[arg(long)]
+        max_rate: Option<Rate>,
         /// Print only the JSON line.
         #[arg(long)]
         json: bool,
@@ -662,6 +666,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             table,
             rfc2544,
             back_to_back,
+            max_rate,
             json,
         } => {
             // Before the run: the load average of the machine as the run found it.
@@ -674,6 +679,7 @@ fn bench(b: BenchCmd) -> Result<()> {
                 table,
                 rfc2544,
                 back_to_back,
+                max_rate,
                 idle,
                 sink,
             })?;

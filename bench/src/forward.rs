@@ -137,6 +137,9 @@ pub struct Forward {
     pub rfc2544: bool,
     /// Back-to-back searches per router (RFC 2544 asks for 50; 0 skips them).
     pub back_to_back: usize,
+    /// RFC 2544's upper bound when below what the unpaced generator offers: a fixed rate at
+    /// which to compare the routers' latency.
+    pub max_rate: Option<Rate>,
     /// The Brick nodes' idle policy.
     pub idle: brick_io::IdlePolicy,
     /// Where the sink counts.
@@ -588,7 +591,10 @@ fn measure(
     };
     let cfg = rfc2544::Config {
         sizes: vec![size + 4],
-        max_rate: Some(Rate::Pps(offered)),
+        max_rate: Some(Rate::Pps(
+            f.max_rate
+                .map_or(offered, |r| r.pps((size + 4) as f64).min(offered)),
+        )),
         trial_seconds: 2.0,
         settle_seconds: 0.3,
         // Fine: the bound is the generator's rate, several times what a router here forwards.
