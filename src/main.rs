@@ -260,7 +260,8 @@ enum BenchCmd {
     },
     /// The standard forwarding comparison: the Linux kernel and Brick nodes (AF_PACKET, AF_XDP)
     /// forwarding the same XDP live-frame traffic between namespaces, one core each for the
-    /// generator and the router, as ratios to the kernel (root).
+    /// generator and the router, as ratios to the kernel (root). Ctrl-C stops after the current
+    /// trial with the results so far, and removes the namespaces.
     Forward {
         /// Frame sizes in bytes without FCS (60..=1514; 60 is a 64-byte frame on the wire),
         /// each measured in turn; RFC 2544's are 60,124,252,508,1020,1276,1514.
@@ -682,6 +683,7 @@ fn bench(b: BenchCmd) -> Result<()> {
                 max_rate,
                 idle,
                 sink,
+                stop: interrupt_flag()?,
             })?;
             if !json {
                 print!("{}", r.table());

@@ -26,6 +26,7 @@
 use std::net::Ipv4Addr;
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -140,6 +141,8 @@ pub struct Forward {
     /// RFC 2544's upper bound when below what the unpaced generator offers: a fixed rate at
     /// which to compare the routers' latency.
     pub max_rate: Option<Rate>,
+    /// Set (Ctrl-C) to end the run after the current trial, with the results so far.
+    pub stop: Arc<AtomicBool>,
     /// The Brick nodes' idle policy.
     pub idle: brick_io::IdlePolicy,
     /// Where the sink counts.
@@ -188,6 +191,8 @@ pub struct ForwardReport {
     pub placement: String,
     /// Per router.
     pub results: Vec<DutResult>,
+    /// Ended early by [`Forward::stop`]: the results are what was measured until then.
+    pub stopped: bool,
 }
 
 impl ForwardReport {
@@ -226,6 +231,10 @@ impl ForwardReport {
             if !r.loss_curve.is_empty() {
                 s += &format!("  loss curve: {}\n", loss_curve(&r.loss_curve));
             }
+        }
+        if self.stopped {
+            s += STOPPED;
+            s += "\n";
         }
         s
     }
@@ -266,6 +275,9 @@ impl ForwardReport {
             s += "\nFrame loss rate (percent of the overload's offered rate: loss):\n\n";
             s += &curves.concat();
         }
+        if self.stopped {
+            s += &format!("\n{STOPPED}\n");
+        }
         s + "\n"
     }
 
@@ -292,6 +304,8 @@ impl ForwardReport {
             .map_err(fail)
     }
 }
+
+const STOPPED: &str = "Stopped early (Ctrl-C): partial results.";
 
 fn ratio(r: Option<f64>) -> String {
     r.map_or("-".into(), |v| format!("{v:.2}x"))
@@ -547,9 +561,14 @@ fn measure_sizes(
     f: &Forward,
     name: &str,
 ) -> Result<Vec<(usize, Measured)>, Error> {
-    (lives.iter())
-        .map(|(size, live)| Ok((*size, measure(topo, sink, live, core, f, name, *size)?)))
-        .collect()
+    let mut done = Vec::new();
+    for (size, live) in lives {
+        if f.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        done.push((*size, measure(topo, sink, live, core, f, name, *size)?));
+    }
+    Ok(done)
 }
 
 /// The overload run (generator unpaced), then, when asked, RFC 2544's tests with the overload's
@@ -579,7 +598,7 @@ fn measure(
         forwarded_mpps: forwarded / 1e6,
         rfc2544: None,
     };
-    if !f.rfc2544 {
+    if !f.rfc2544 || f.stop.load(Ordering::Relaxed) {
         return Ok(m);
     }
     let mut dut = LiveDut {
@@ -603,8 +622,7 @@ fn measure(
         back_to_back_trials: f.back_to_back,
         ..rfc2544::Config::default()
     };
-    let stop = AtomicBool::new(false);
-    let report = rfc2544::run(&mut dut, &cfg, &stop, |line| eprintln!("{name}: {line}"))?;
+    let report = rfc2544::run(&mut dut, &cfg, &f.stop, |line| eprintln!("{name}: {line}"))?;
     m.rfc2544 = report.results.into_iter().next();
     Ok(m)
 }
@@ -705,6 +723,9 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
     }
     let mut results = Vec::new();
     for &dut in &f.duts {
+        if f.stop.load(Ordering::Relaxed) {
+            break;
+        }
         let (m, routes) = match dut {
             Dut::Kernel => {
                 let r = &topo.router;
@@ -817,6 +838,7 @@ addresses = ["10.2.0.1/24"]
         generator: "xdp live frames (BPF_PROG_TEST_RUN), 64 flows".into(),
         placement,
         results,
+        stopped: f.stop.load(Ordering::Relaxed),
     })
 }
 
@@ -878,6 +900,7 @@ mod tests {
                     ..row("kernel", 0.08, Some(1.0))
                 },
             ],
+            stopped: true,
         };
         let md = r.markdown("2026-12-01 22:00 UTC", "brick bench forward", &machine());
         assert!(md.starts_with("### `brick bench forward`, 2026-12-01 22:00 UTC"));
@@ -900,6 +923,7 @@ mod tests {
             "{md}"
         );
         assert!(!md.contains("- kernel:"), "no curve without RFC 2544: {md}");
+        assert!(md.contains(STOPPED) && r.table().contains(STOPPED));
         let path = std::env::temp_dir().join(format!("brick-forward-{}.md", std::process::id()));
         std::fs::write(&path, "# Benchmarks").unwrap();
         r.append_markdown(&path, "brick bench forward", "m")
