@@ -281,6 +281,10 @@ enum BenchCmd {
         /// queues run dry (the router's NAPI thread shares it with `--napi router`).
         #[arg(long, default_value = "busy")]
         idle: brick_io::IdlePolicy,
+        /// The Brick nodes' worker nice value (-20..=19): below 0 the worker gets the larger
+        /// share of a core it shares with r1's receive work (`--napi router`).
+        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        nice: i32,
         /// Where the sink counts: `tc` (tc ingress, frames as they come) or `xdp` (an XDP
         /// program, which makes veth copy frames from socket senders first, on the router's core).
         #[arg(long, default_value = "tc")]
@@ -662,6 +666,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             routers,
             napi,
             idle,
+            nice,
             sink,
             docs,
             table,
@@ -682,6 +687,7 @@ fn bench(b: BenchCmd) -> Result<()> {
                 back_to_back,
                 max_rate,
                 idle,
+                nice,
                 sink,
                 stop: interrupt_flag()?,
             })?;

@@ -145,6 +145,8 @@ pub struct Forward {
     pub stop: Arc<AtomicBool>,
     /// The Brick nodes' idle policy.
     pub idle: brick_io::IdlePolicy,
+    /// The Brick nodes' worker nice value.
+    pub nice: i32,
     /// Where the sink counts.
     pub sink: Sink,
 }
@@ -762,6 +764,7 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
 [dataplane]
 cores = [{router_core}]
 idle = "{idle}"
+nice = {nice}
 [control]
 socket = "/tmp/brick-bench-forward-{pid}.sock"
 [[port]]
@@ -776,6 +779,7 @@ addresses = ["10.2.0.1/24"]
                     pid = std::process::id(),
                     ns = topo.router.name(),
                     idle = f.idle,
+                    nice = f.nice,
                 );
                 let mut cfg = Config::parse("bench forward", &text)
                     .map_err(|e| Error::Usage(e.to_string()))?;

@@ -298,6 +298,30 @@ pub fn check_core(core: usize) -> Result<(), Error> {
     }
 }
 
+/// Sets the calling thread's nice value (-20..=19). A worker sharing its core with the kernel's
+/// receive work (a NAPI thread or ksoftirqd, at 0) gets the larger share of the core below 0;
+/// that needs CAP_SYS_NICE.
+#[cold]
+pub fn set_nice(nice: i32) -> Result<(), Error> {
+    #[allow(unsafe_code)]
+    // SAFETY: plain system calls on the calling thread.
+    let r = unsafe {
+        let tid = libc::gettid();
+        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice)
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(Error::Os {
+            what: format!(
+                "set the worker's nice value to {nice} (below 0 needs root or CAP_SYS_NICE; \
+                 `nice = 0` in [dataplane] leaves it)"
+            ),
+            source: std::io::Error::last_os_error(),
+        })
+    }
+}
+
 /// Starts a named worker thread, pinned to `core` when one is given. A core that does not exist
 /// is an error before any thread starts.
 #[cold]
@@ -332,6 +356,40 @@ mod tests {
     use std::time::Instant;
 
     use super::*;
+
+    /// The nice value lands on the calling thread only; lowering it needs privilege.
+    #[test]
+    fn nice_is_per_thread() {
+        let of = |tid: libc::pid_t| {
+            #[allow(unsafe_code)]
+            // SAFETY: plain system call.
+            unsafe {
+                libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t)
+            }
+        };
+        let (zero, worker) = std::thread::spawn(move || {
+            set_nice(7).unwrap();
+            #[allow(unsafe_code)]
+            // SAFETY: plain system call.
+            let tid = unsafe { libc::gettid() };
+            (of(0), of(tid))
+        })
+        .join()
+        .unwrap();
+        assert_eq!(worker, 7);
+        assert_eq!(zero, 7, "who 0 is the calling thread on Linux");
+        #[allow(unsafe_code)]
+        // SAFETY: plain system call.
+        let me = unsafe { libc::gettid() };
+        assert_ne!(of(me), 7, "the spawning thread keeps its own");
+        let lower = std::thread::spawn(|| set_nice(-3)).join().unwrap();
+        if crate::netns::is_root() {
+            lower.unwrap();
+        } else {
+            let e = lower.unwrap_err().to_string();
+            assert!(e.contains("CAP_SYS_NICE"), "{e}");
+        }
+    }
 
     #[test]
     fn policy_names() {

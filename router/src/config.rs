@@ -6,6 +6,7 @@
 //! [dataplane]
 //! cores = [0, 1]                          # one worker per core; each port gets one queue each
 //! idle = "adaptive"                       # busy | adaptive | interrupt
+//! nice = -5                               # workers' nice value, -20..=19 (default 0)
 //!
 //! [control]
 //! socket = "/run/brick/brick.sock"        # where `brick show` connects
@@ -255,6 +256,8 @@ pub struct Config {
     pub cores: Vec<usize>,
     /// What workers do when idle.
     pub idle: IdlePolicy,
+    /// The workers' nice value.
+    pub nice: i32,
     /// The control socket.
     pub socket: PathBuf,
     /// Frames per second one worker hands to the control plane, per kind of punt.
@@ -297,6 +300,8 @@ struct RawDataplane {
     cores: Spanned<Vec<usize>>,
     #[serde(default, deserialize_with = "from_str")]
     idle: IdlePolicy,
+    #[serde(default)]
+    nice: Option<Spanned<i32>>,
 }
 
 impl Default for RawDataplane {
@@ -304,6 +309,7 @@ impl Default for RawDataplane {
         RawDataplane {
             cores: default_cores(),
             idle: IdlePolicy::default(),
+            nice: None,
         }
     }
 }
@@ -420,6 +426,16 @@ impl Config {
         if cores.iter().collect::<HashSet<_>>().len() != cores.len() {
             return Err(at(cores_at, "cores: a core is listed twice".into()));
         }
+        let nice = match &raw.dataplane.nice {
+            Some(n) if !(-20..=19).contains(n.get_ref()) => {
+                return Err(at(
+                    n.span().start,
+                    format!("nice: {} is outside -20..=19", n.get_ref()),
+                ));
+            }
+            Some(n) => *n.get_ref(),
+            None => 0,
+        };
         let workers = cores.len();
         for (what, rate) in [
             ("punt_rate", raw.control.punt_rate),
@@ -591,6 +607,7 @@ impl Config {
             node: raw.node,
             cores: cores.clone(),
             idle: raw.dataplane.idle,
+            nice,
             socket: raw.control.socket,
             punt_rate: raw.control.punt_rate,
             icmp_rate: raw.control.icmp_rate,
@@ -681,6 +698,7 @@ node = 3
 [dataplane]
 cores = [0]
 idle = "busy"
+nice = -5
 
 [control]
 socket = "/tmp/b.sock"
@@ -721,7 +739,7 @@ via = "fd02::2"
     fn a_good_file_is_read_whole() {
         let c = Config::parse("r.toml", GOOD).unwrap();
         assert_eq!(c.node, 3);
-        assert_eq!(c.idle, IdlePolicy::Busy);
+        assert_eq!((c.idle, c.nice), (IdlePolicy::Busy, -5));
         assert_eq!(c.ports.len(), 2);
         assert_eq!(c.ports[1].mtu, Some(1280));
         assert_eq!(c.ports[1].addresses[1].to_string(), "192.0.2.1/30");
@@ -775,6 +793,7 @@ via = "fd02::2"
             ("port = \"lan\"", "port = \"dmz\"", "no port named \"dmz\""),
             ("\"0.0.0.0/0\"", "\"10.0.0.1/8\"", "host bits"),
             ("cores = [0]", "cores = [4096]", "core 4096 does not exist"),
+            ("nice = -5", "nice = -21", "-21 is outside -20..=19"),
             ("af_packet:veth1@ns1", "mem", "mem ports join threads"),
             (
                 "af_packet:veth1@ns1",

@@ -328,6 +328,7 @@ impl Node {
                 bell: Arc::clone(&link.bell),
                 punt_rate: cfg.punt_rate,
                 idle: cfg.idle,
+                nice: cfg.nice,
                 counters: Arc::clone(&counters),
                 stop: Arc::clone(&stop),
             };
@@ -487,13 +488,19 @@ struct Worker {
     bell: Arc<Doorbell>,
     punt_rate: u32,
     idle: brick_io::IdlePolicy,
+    nice: i32,
     counters: Arc<Published>,
     stop: Arc<AtomicBool>,
 }
 
 impl Worker {
     fn run(mut self, ready: std::sync::mpsc::Sender<Result<(), brick_io::Error>>) {
-        let pool = match Pool::new(PoolConfig::default()) {
+        let set_up = if self.nice == 0 {
+            Ok(())
+        } else {
+            poll::set_nice(self.nice)
+        };
+        let pool = match set_up.and_then(|()| Pool::new(PoolConfig::default())) {
             Ok(p) => p,
             Err(e) => {
                 let _ = ready.send(Err(e));
