@@ -21,7 +21,8 @@
 //!   kernel's forwarding too (and Brick's receive copy).
 //!
 //! Each router first forwards a warm-up (ARP resolved, caches warm), then the measured seconds:
-//! offered = frames the generator laid out; forwarded = frames the sink counted.
+//! offered = frames the generator laid out; forwarded = frames of that stream the sink counted
+//! (by their signature: a stray frame from the router counts for nothing).
 
 use std::net::Ipv4Addr;
 use std::path::Path;
@@ -124,7 +125,7 @@ pub enum Napi {
 pub struct Forward {
     /// Ethernet frame sizes without FCS (60..=1514), each measured in turn.
     pub sizes: Vec<usize>,
-    /// Measured seconds per router.
+    /// Measured seconds per router and frame size.
     pub seconds: f64,
     /// Routers to compare, in order.
     pub duts: Vec<Dut>,
@@ -172,9 +173,10 @@ pub struct DutResult {
     pub throughput_vs_kernel: Option<f64>,
     /// One-way latency of every frame of a trial at the throughput rate, generator to sink.
     pub latency: Option<Latency>,
-    /// `(percent of the overload's offered rate, loss ratio)`, from 100 % down.
+    /// `(percent of the upper bound, loss ratio)`, from 100 % down. The upper bound is the
+    /// overload run's offered rate, or `max_rate` when lower.
     pub loss_curve: Vec<(f64, f64)>,
-    /// Longest burst at the overload's offered rate forwarded without loss, frames (mean).
+    /// Longest burst at the upper bound forwarded without loss, frames (mean).
     pub back_to_back: Option<f64>,
 }
 
@@ -185,7 +187,7 @@ pub struct ForwardReport {
     pub bench: &'static str,
     /// Frame sizes without FCS.
     pub sizes: Vec<usize>,
-    /// Measured seconds per router.
+    /// Measured seconds per router and frame size.
     pub seconds: f64,
     /// Generator backend, and where everything ran.
     pub generator: String,
@@ -274,7 +276,8 @@ impl ForwardReport {
             .map(|r| format!("- {}, {} B: {}\n", r.dut, r.size, loss_curve(&r.loss_curve)))
             .collect();
         if !curves.is_empty() {
-            s += "\nFrame loss rate (percent of the overload's offered rate: loss):\n\n";
+            s += "\nFrame loss rate (percent of the upper bound, the overload's offered rate or \
+                  --max-rate: loss):\n\n";
             s += &curves.concat();
         }
         if self.stopped {
@@ -479,6 +482,10 @@ fn blast(
     (warmup, span): (f64, Span),
     drain: bool,
 ) -> Result<Blast, Error> {
+    if matches!(span, Span::Frames(_)) && warmup > 0.0 {
+        // The limit is set in the program's state, which a running generator also writes.
+        return Err(Error::Usage("a burst is sent without warm-up".into()));
+    }
     let stop = AtomicBool::new(false);
     let read = |before: &(u64, SinkCounts, Instant)| -> Result<Blast, Error> {
         Ok(Blast {
@@ -536,9 +543,11 @@ fn blast(
         sender.set_limit(u64::MAX)?;
         let (before, running) = measured?;
         if drain {
+            // The generator's last call ran on after the stop: its frames count, and its time.
+            let seconds = before.2.elapsed().as_secs_f64();
             std::thread::sleep(Duration::from_millis(100));
             Ok(Blast {
-                seconds: running.seconds,
+                seconds,
                 ..read(&before)?
             })
         } else {
@@ -594,7 +603,7 @@ fn measure(
         false,
     )?;
     let offered = b.generated as f64 / b.seconds;
-    let forwarded = b.sunk.frames as f64 / b.seconds;
+    let forwarded = b.sunk.timed() as f64 / b.seconds;
     let mut m = Measured {
         offered_mpps: offered / 1e6,
         forwarded_mpps: forwarded / 1e6,
@@ -655,7 +664,8 @@ impl LiveDut<'_> {
             // What was really laid out: a live-frame call has some set-up time without frames.
             offered_pps: b.generated as f64 / b.seconds,
             tx: b.generated,
-            rx: b.sunk.frames,
+            // Frames of the stream only: a stray frame from the router cannot hide a loss.
+            rx: b.sunk.timed(),
             latency: Latency::of_sink(&b.sunk),
         })
     }
@@ -926,7 +936,10 @@ mod tests {
             md.contains("- brick af_xdp, 60 B: 100 %: 50.000 %, 90 %: 0.000 %\n"),
             "{md}"
         );
-        assert!(!md.contains("- kernel:"), "no curve without RFC 2544: {md}");
+        assert!(
+            !md.contains("- kernel, "),
+            "no curve without RFC 2544: {md}"
+        );
         assert!(md.contains(STOPPED) && r.table().contains(STOPPED));
         let path = std::env::temp_dir().join(format!("brick-forward-{}.md", std::process::id()));
         std::fs::write(&path, "# Benchmarks").unwrap();

@@ -124,6 +124,9 @@ pub struct SizeResult {
     pub back_to_back: Option<f64>,
     /// Every trial of the search, in order.
     pub trials: Vec<Trial>,
+    /// A stop cut the tests of this size short: the throughput is the best rate that passed
+    /// before it, and the later tests may be missing.
+    pub stopped: bool,
 }
 
 /// A whole run.
@@ -176,13 +179,16 @@ pub fn run(
             trials.push(t.clone());
             Ok(t)
         };
+        let stopped = || stop.load(Ordering::Relaxed);
+        // Whether a stop left a test of this size unfinished or not run.
+        let mut cut = false;
         // Binary search: `lo` always passed (or is 0), `hi` failed (or is the upper bound, untried).
         let (mut lo, mut hi) = (0.0, max);
         let first = trial(max, "throughput", &mut trials)?;
         if first.loss_ratio() <= cfg.loss_tolerance {
             lo = max;
         } else {
-            while hi - lo > cfg.resolution * max && !stop.load(Ordering::Relaxed) {
+            while hi - lo > cfg.resolution * max && !stopped() {
                 let mid = (lo + hi) / 2.0;
                 if trial(mid, "throughput", &mut trials)?.loss_ratio() <= cfg.loss_tolerance {
                     lo = mid;
@@ -190,31 +196,38 @@ pub fn run(
                     hi = mid;
                 }
             }
+            cut |= hi - lo > cfg.resolution * max;
         }
-        let latency = if lo > 0.0 && !stop.load(Ordering::Relaxed) {
-            Some(trial(lo, "latency", &mut trials)?.latency)
-        } else {
-            None
+        let latency = match (lo > 0.0, stopped()) {
+            (true, false) => Some(trial(lo, "latency", &mut trials)?.latency),
+            (true, true) => {
+                cut = true;
+                None
+            }
+            (false, _) => None,
         };
         let mut loss_curve = Vec::new();
         if cfg.loss_curve {
             let mut zero_in_a_row = 0;
             let mut pct = 100.0;
-            while pct > 0.0 && zero_in_a_row < 2 && !stop.load(Ordering::Relaxed) {
+            while pct > 0.0 && zero_in_a_row < 2 && !stopped() {
                 let loss = trial(max * pct / 100.0, "loss curve", &mut trials)?.loss_ratio();
                 loss_curve.push((pct, loss));
                 zero_in_a_row = if loss == 0.0 { zero_in_a_row + 1 } else { 0 };
                 pct -= 10.0;
             }
+            cut |= pct > 0.0 && zero_in_a_row < 2;
         }
         let mut b2b = Vec::new();
         for _ in 0..cfg.back_to_back_trials {
-            if stop.load(Ordering::Relaxed) {
+            if stopped() {
+                cut = true;
                 break;
             }
             // The RFC's burst lasts at least 2 s at the upper rate: search in 1..=2 s worth.
             let (mut ok, mut bad) = (0u64, (max * 2.0).ceil() as u64 + 1);
-            while bad - ok > 1.max(bad / 200) && !stop.load(Ordering::Relaxed) {
+            let done = |ok: u64, bad: u64| bad - ok <= 1.max(bad / 200);
+            while !done(ok, bad) && !stopped() {
                 let n = (ok + bad) / 2;
                 std::thread::sleep(Duration::from_secs_f64(cfg.settle_seconds));
                 let t = dut.burst(size, max, n)?;
@@ -229,6 +242,11 @@ pub fn run(
                 }
                 trials.push(t);
             }
+            if !done(ok, bad) {
+                // A search cut short found a lower bound, not the length.
+                cut = true;
+                break;
+            }
             b2b.push(ok as f64);
         }
         results.push(SizeResult {
@@ -240,6 +258,7 @@ pub fn run(
             latency,
             loss_curve,
             trials,
+            stopped: cut,
         });
     }
     Ok(Report {
@@ -274,6 +293,13 @@ impl Report {
                 p99,
                 max,
                 r.trials.len()
+            );
+        }
+        for r in self.results.iter().filter(|r| r.stopped) {
+            let _ = writeln!(
+                out,
+                "{:>6} stopped early: the best rate passed before the stop, later tests missing",
+                r.size
             );
         }
         for r in self.results.iter().filter(|r| r.back_to_back.is_some()) {
@@ -711,5 +737,35 @@ mod tests {
         let stop = AtomicBool::new(true);
         let r = run(&mut Capped { capacity: 1.0 }, &cfg(), &stop, |_| ()).unwrap();
         assert!(r.results.is_empty());
+
+        // Ctrl-C during the third trial of the first size's search.
+        let stop = AtomicBool::new(false);
+        let mut trials = 0;
+        let mut dut = Capped {
+            capacity: 300_000.0,
+        };
+        let r = run(&mut dut, &cfg(), &stop, |_| {
+            trials += 1;
+            if trials == 3 {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+        .unwrap();
+        assert_eq!(r.results.len(), 1, "the second size never starts");
+        let first = &r.results[0];
+        assert!(first.stopped && first.latency.is_none());
+        assert_eq!(first.trials.len(), 3);
+        assert!(r.table().contains("stopped early"), "{}", r.table());
+
+        // Ctrl-C during the last test of a size: that size is whole, the next never starts.
+        let stop = AtomicBool::new(false);
+        let r = run(&mut dut, &cfg(), &stop, |line| {
+            if line.contains("latency") {
+                stop.store(true, Ordering::Relaxed);
+            }
+        })
+        .unwrap();
+        assert_eq!(r.results.len(), 1);
+        assert!(!r.results[0].stopped && r.results[0].latency.is_some());
     }
 }

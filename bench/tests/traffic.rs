@@ -176,7 +176,6 @@ fn rfc2544_through_linux_forwarding() {
         })
         .unwrap();
         eprintln!("{}", report.table());
-        assert!(report.dut.contains(backend), "{}", report.dut);
         assert_eq!(report.results.len(), 2);
         for r in &report.results {
             assert!(r.throughput_pps > 0.0, "{}", report.table());

@@ -63,6 +63,15 @@ pub fn enter<T: Send>(name: &str, f: impl FnOnce() -> T + Send) -> Result<T, Err
     })
 }
 
+/// Runs `f` in the named namespace ([`enter`]), or here when there is none.
+#[cold]
+pub fn within<T: Send>(name: Option<&str>, f: impl FnOnce() -> T + Send) -> Result<T, Error> {
+    match name {
+        Some(ns) => enter(ns, f),
+        None => Ok(f()),
+    }
+}
+
 /// A named network namespace that is deleted on drop.
 #[derive(Debug)]
 pub struct Netns {

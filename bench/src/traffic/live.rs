@@ -155,10 +155,7 @@ pub fn run(
                     let live = LiveFrames::new(&spec.ifname, &frame, flows)?;
                     send_stream(&live, (pps, limit, seconds), &stop, &shared)
                 };
-                match &spec.netns {
-                    Some(ns) => netns::enter(ns, send)?,
-                    None => send(),
-                }
+                netns::within(spec.netns.as_deref(), send)?
             },
         )?);
     }

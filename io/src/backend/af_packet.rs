@@ -31,6 +31,8 @@ use crate::stats::{DropReason, QueueStats};
 /// `TPACKET_ALIGN(sizeof(tpacket3_hdr))`.
 const TX_DATA_OFF: usize = libc::TPACKET3_HDRLEN - std::mem::size_of::<libc::sockaddr_ll>();
 const PAGE: usize = 4096;
+/// `BLK_HDR_LEN`: the block descriptor, 8-byte aligned.
+const BLOCK_HEADER: usize = 48;
 
 /// Shape of an AF_PACKET port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,11 +93,23 @@ pub fn open(ifname: &str, cfg: AfPacketConfig) -> Result<Port, Error> {
     let ifindex = ifindex(ifname)?;
     let ctx = |what: &str| format!("af_packet {ifname}: {what}");
     let mtu = sys::mtu(ifname).map_err(|e| Error::os(ctx("SIOCGIFMTU"), e))?;
-    // A frame never spans blocks: a block holds at least one of the largest, with its header.
-    let whole_frame = (mtu + 14 + 4 + libc::TPACKET3_HDRLEN).next_multiple_of(PAGE);
-    let cfg = AfPacketConfig {
-        rx_block_size: cfg.rx_block_size.max(whole_frame),
-        ..cfg
+    // A frame never spans blocks: a block holds at least one of the largest (Ethernet and a
+    // VLAN tag on the MTU) behind the block's header and the frame's (the kernel puts the MAC
+    // header where the network header lands on a 16-byte boundary past `tp_hdrlen` + 16). The
+    // kernel allocates a block in a power of two of pages; fewer, larger blocks keep the ring's
+    // bytes.
+    let netoff = (libc::TPACKET3_HDRLEN + 16).next_multiple_of(16);
+    let need = (BLOCK_HEADER + netoff + mtu + 4)
+        .next_power_of_two()
+        .max(PAGE);
+    let cfg = if need > cfg.rx_block_size {
+        AfPacketConfig {
+            rx_block_size: need,
+            rx_blocks: (cfg.rx_blocks * cfg.rx_block_size / need).max(2),
+            ..cfg
+        }
+    } else {
+        cfg
     };
     let mut rx: Vec<Box<dyn RxQueue>> = Vec::with_capacity(cfg.queues);
     let mut tx: Vec<Box<dyn TxQueue>> = Vec::with_capacity(cfg.queues);

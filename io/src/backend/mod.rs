@@ -67,27 +67,14 @@ impl PortSpec {
     /// Opens the port.
     #[cold]
     pub fn open(&self) -> Result<Port, Error> {
+        use crate::netns::within;
         match self {
-            PortSpec::AfPacket {
-                ifname,
-                netns: None,
-                cfg,
-            } => af_packet::open(ifname, *cfg),
-            PortSpec::AfPacket {
-                ifname,
-                netns: Some(ns),
-                cfg,
-            } => crate::netns::enter(ns, || af_packet::open(ifname, *cfg))?,
-            PortSpec::AfXdp {
-                ifname,
-                netns: None,
-                cfg,
-            } => af_xdp::open(ifname, cfg.clone()),
-            PortSpec::AfXdp {
-                ifname,
-                netns: Some(ns),
-                cfg,
-            } => crate::netns::enter(ns, || af_xdp::open(ifname, cfg.clone()))?,
+            PortSpec::AfPacket { ifname, netns, cfg } => {
+                within(netns.as_deref(), || af_packet::open(ifname, *cfg))?
+            }
+            PortSpec::AfXdp { ifname, netns, cfg } => {
+                within(netns.as_deref(), || af_xdp::open(ifname, cfg.clone()))?
+            }
             PortSpec::Pcap { rx, tx } => pcap::open(rx.as_deref(), tx.as_deref(), 65535),
         }
     }

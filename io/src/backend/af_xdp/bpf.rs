@@ -107,9 +107,15 @@ impl Asm {
         self
     }
 
-    /// The program, every jump resolved. A label jumped to but never placed is a bug in the
-    /// program's source, found by the first test that builds it.
+    /// The program, every jump resolved. A label jumped to but never placed, or placed twice,
+    /// is a bug in the program's source, found by the first test that builds it.
     pub(super) fn finish(mut self) -> Vec<Insn> {
+        for (i, (name, _)) in self.labels.iter().enumerate() {
+            assert!(
+                !self.labels[..i].iter().any(|l| l.0 == *name),
+                "BPF label {name} is placed twice"
+            );
+        }
         for &(at, to) in &self.jumps {
             let target = self
                 .labels

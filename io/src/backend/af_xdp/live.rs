@@ -238,6 +238,20 @@ impl Hook {
         }
     }
 
+    fn name(self) -> &'static str {
+        match self {
+            Hook::Xdp => "xdp",
+            Hook::Tc => "tc",
+        }
+    }
+
+    fn prog_type(self) -> u32 {
+        match self {
+            Hook::Xdp => bpf::BPF_PROG_TYPE_XDP,
+            Hook::Tc => bpf::BPF_PROG_TYPE_SCHED_CLS,
+        }
+    }
+
     /// (drop, pass) verdicts.
     fn verdicts(self) -> (i32, i32) {
         match self {
@@ -254,7 +268,8 @@ pub const LATENCY_BUCKETS: usize = 1024;
 const SINK_STATE: usize = LATENCY_BUCKETS + 1;
 const FRAMES_AT: i16 = 8 * LATENCY_BUCKETS as i16;
 
-/// The latency range of histogram bucket `i`, nanoseconds `[low, high)`.
+/// The latency range of histogram bucket `i`, nanoseconds `[low, high)`. Buckets from 976 on
+/// are never used (the range is empty there, at `u64::MAX`).
 pub fn latency_bucket(i: usize) -> (u64, u64) {
     if i < 32 {
         return (i as u64, i as u64 + 1);
@@ -483,6 +498,11 @@ impl SinkCounts {
         }
     }
 
+    /// Frames timed: those that carried the generator's signature.
+    pub fn timed(&self) -> u64 {
+        self.latency.iter().sum()
+    }
+
     /// `(low ns, high ns, frames)` of every bucket that holds a frame, lowest first.
     pub fn latency_buckets(&self) -> impl Iterator<Item = (u64, u64, u64)> + '_ {
         (self.latency.iter().enumerate())
@@ -521,10 +541,7 @@ impl DropSink {
     }
 
     fn attach_as(ifname: &str, hook: Hook) -> Result<Self, Error> {
-        let what = match hook {
-            Hook::Xdp => format!("xdp drop sink on {ifname}"),
-            Hook::Tc => format!("tc drop sink on {ifname}"),
-        };
+        let what = format!("{} drop sink on {ifname}", hook.name());
         let ifindex = sys::ifindex(ifname)?;
         let (state, prog) = load_sink(&what, hook)?;
         let (link, native) = match hook {
@@ -557,12 +574,8 @@ impl DropSink {
 /// The sink's state map and program, loaded but not attached.
 fn load_sink(what: &str, hook: Hook) -> Result<(OwnedFd, OwnedFd), Error> {
     let state = state_map::<SINK_STATE>(what)?;
-    let prog_type = match hook {
-        Hook::Xdp => bpf::BPF_PROG_TYPE_XDP,
-        Hook::Tc => bpf::BPF_PROG_TYPE_SCHED_CLS,
-    };
     let insns = sink(hook, state.as_raw_fd());
-    let prog = bpf::load_program(what, prog_type, "brick_sink", &insns)?;
+    let prog = bpf::load_program(what, hook.prog_type(), "brick_sink", &insns)?;
     Ok((state, prog))
 }
 
@@ -641,7 +654,9 @@ mod tests {
                 let before = counts();
                 let stamp = crate::clock::now_ns() - age;
                 frame[SEQ_AT + 4..SEQ_AT + 12].copy_from_slice(&stamp.to_be_bytes());
+                let t0 = crate::clock::now_ns();
                 assert_eq!(run(&frame), drop);
+                let t1 = crate::clock::now_ns();
                 let after = counts();
                 let hit: Vec<usize> = (0..LATENCY_BUCKETS)
                     .filter(|&i| after[i] != before[i])
@@ -649,11 +664,12 @@ mod tests {
                 let [i] = hit[..] else {
                     panic!("{hook:?}, age {age}: buckets {hit:?}")
                 };
+                // The program read its clock between t0 and t1.
                 let (low, high) = latency_bucket(i);
-                // The program runs a little after the stamp was taken: up to 1 ms here.
+                let (least, most) = (t0 - stamp, t1 - stamp);
                 assert!(
-                    high > age && low <= age + 1_000_000,
-                    "{hook:?}: {age} in {low}..{high}"
+                    low <= most && high > least,
+                    "{hook:?}: {least}..={most} ns in bucket {i}, {low}..{high}"
                 );
             }
             let stamp = crate::clock::now_ns() + 1_000_000_000;
@@ -666,6 +682,11 @@ mod tests {
                 "a stamp from the future counts as 0"
             );
             assert_eq!(counts()[LATENCY_BUCKETS], 5);
+            let all = SinkCounts {
+                frames: 5,
+                latency: counts()[..LATENCY_BUCKETS].to_vec(),
+            };
+            assert_eq!(all.timed(), 4, "the stamped frames, not the plain one");
         }
     }
 
