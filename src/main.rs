@@ -277,13 +277,14 @@ enum BenchCmd {
         /// router's core) or `generator` (veth's default, the sending core).
         #[arg(long, default_value = "router")]
         napi: brick_bench::forward::Napi,
-        /// The Brick nodes' idle policy: `busy` spins; `adaptive` yields the core when its
-        /// queues run dry (the router's NAPI thread shares it with `--napi router`).
-        #[arg(long, default_value = "busy")]
+        /// The Brick nodes' idle policy: `busy` spins; `adaptive` (the node's own default)
+        /// yields the core when its queues run dry, to r1's NAPI thread with `--napi router`.
+        #[arg(long, default_value = "adaptive")]
         idle: brick_io::IdlePolicy,
         /// The Brick nodes' worker nice value (-20..=19): below 0 the worker gets the larger
-        /// share of a core it shares with r1's receive work (`--napi router`).
-        #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+        /// share of a core it shares with r1's receive work (`--napi router`); -5 is what
+        /// docs/configuration.md recommends there.
+        #[arg(long, default_value_t = -5, allow_hyphen_values = true)]
         nice: i32,
         /// Where the sink counts: `tc` (tc ingress, frames as they come) or `xdp` (an XDP
         /// program, which makes veth copy frames from socket senders first, on the router's core).
