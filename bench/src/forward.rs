@@ -229,11 +229,14 @@ impl ForwardReport {
                     "  RFC 2544: throughput {t:.3} Mpps ({} the kernel's), latency p50/p99/max {} us, back-to-back {} frames\n",
                     ratio(r.throughput_vs_kernel),
                     latency(r.latency),
-                    r.back_to_back.map_or("-".into(), |b| format!("{b:.0}"))
+                    frames(r.back_to_back)
                 );
             }
             if !r.loss_curve.is_empty() {
-                s += &format!("  loss curve: {}\n", loss_curve(&r.loss_curve));
+                s += &format!(
+                    "  loss curve: {}\n",
+                    rfc2544::loss_curve_text(&r.loss_curve)
+                );
             }
         }
         if self.stopped {
@@ -268,12 +271,19 @@ impl ForwardReport {
                 r.throughput_mpps.map_or("-".into(), |t| format!("{t:.3}")),
                 ratio(r.throughput_vs_kernel),
                 latency(r.latency),
-                r.back_to_back.map_or("-".into(), |b| format!("{b:.0}"))
+                frames(r.back_to_back)
             );
         }
         let curves: Vec<String> = (self.results.iter())
             .filter(|r| !r.loss_curve.is_empty())
-            .map(|r| format!("- {}, {} B: {}\n", r.dut, r.size, loss_curve(&r.loss_curve)))
+            .map(|r| {
+                format!(
+                    "- {}, {} B: {}\n",
+                    r.dut,
+                    r.size,
+                    rfc2544::loss_curve_text(&r.loss_curve)
+                )
+            })
             .collect();
         if !curves.is_empty() {
             s += "\nFrame loss rate (percent of the upper bound, the overload's offered rate or \
@@ -327,11 +337,8 @@ fn latency(l: Option<Latency>) -> String {
     })
 }
 
-fn loss_curve(curve: &[(f64, f64)]) -> String {
-    let points: Vec<String> = (curve.iter())
-        .map(|(pct, loss)| format!("{pct:.0} %: {:.3} %", loss * 100.0))
-        .collect();
-    points.join(", ")
+fn frames(n: Option<f64>) -> String {
+    n.map_or("-".into(), |n| format!("{n:.0}"))
 }
 
 /// This machine as a benchmark report names it: CPU model, cores, kernel, load average.

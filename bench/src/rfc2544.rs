@@ -311,12 +311,12 @@ impl Report {
             );
         }
         for r in self.results.iter().filter(|r| !r.loss_curve.is_empty()) {
-            let curve: Vec<String> = r
-                .loss_curve
-                .iter()
-                .map(|(p, l)| format!("{p:.0}%:{:.3}%", l * 100.0))
-                .collect();
-            let _ = writeln!(out, "{:>6} loss curve: {}", r.size, curve.join(" "));
+            let _ = writeln!(
+                out,
+                "{:>6} loss curve: {}",
+                r.size,
+                loss_curve_text(&r.loss_curve)
+            );
         }
         out
     }
@@ -448,6 +448,14 @@ impl Report {
         out += "</svg>\n";
         out
     }
+}
+
+/// A frame loss rate curve as text: `100 %: 35.000 %, 90 %: 27.778 %, ...`.
+pub fn loss_curve_text(curve: &[(f64, f64)]) -> String {
+    let points: Vec<String> = (curve.iter())
+        .map(|(pct, loss)| format!("{pct:.0} %: {:.3} %", loss * 100.0))
+        .collect();
+    points.join(", ")
 }
 
 fn xml(s: &str) -> String {
@@ -698,6 +706,11 @@ mod tests {
         let pcts: Vec<f64> = curve.iter().map(|p| p.0).collect();
         assert_eq!(pcts, [100.0, 90.0, 80.0, 70.0, 60.0, 50.0]);
         assert!((curve[0].1 - 0.35).abs() < 1e-6);
+        assert!(
+            r.table().contains("loss curve: 100 %: 35.000 %, 90 %: "),
+            "{}",
+            r.table()
+        );
         assert_eq!((curve[4].1, curve[5].1), (0.0, 0.0));
         assert!(
             r.table().contains("0.645 Mpps") || r.table().contains("0.64"),
