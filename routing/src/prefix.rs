@@ -109,6 +109,16 @@ pub type Ipv6Prefix = Prefix<u128>;
 
 // ===== impl Prefix =====
 
+/// The zero-length prefix, which holds every address: the default route's.
+impl<K: Key> Default for Prefix<K> {
+    fn default() -> Self {
+        Prefix {
+            addr: K::ZERO,
+            len: 0,
+        }
+    }
+}
+
 impl<K: Key> Prefix<K> {
     /// The prefix `addr/len`. Host bits set are an error, not silently cleared: a route written
     /// `10.1.2.3/16` is more likely a typo than a wish for `10.1.0.0/16`.

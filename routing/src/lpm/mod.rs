@@ -5,9 +5,11 @@
 //! - [`Dir24`]: DIR-24-8 as in DPDK's `rte_lpm`, kept as the in-run yardstick.
 //! - [`Reference`]: one hash map per length, obviously right and slow, for tests.
 //!
-//! Tables that take incremental updates keep their rules in [`rules::Rules`], a plain binary trie
-//! the update code asks "what covers this?" and "what lies under this?".
+//! Tables that take incremental updates keep their rules in [`rules::Rules`], a multibit trie
+//! the update code asks "what covers this?" and "what lies under this slot?"; variable-size
+//! groups of both live in blocks of an [`arena::Arena`].
 
+mod arena;
 mod dir24;
 mod poptrie;
 mod reference;

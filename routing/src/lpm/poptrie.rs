@@ -12,7 +12,8 @@
 //! Each node's children and each node's leaves are a block of an arena with free lists, so a
 //! rebuilt node keeps its place in its parent and its old blocks are recycled.
 
-use super::rules::{NodeId, Rules};
+use super::arena::Arena;
+use super::rules::{NodeId, Rules, Slots};
 use super::{Lpm, NO_ROUTE, NextHop, check_nh, lookup_each};
 use crate::{Error, Key, Prefix};
 
@@ -82,16 +83,18 @@ struct Tables {
     leaves: Arena<NextHop>,
 }
 
-/// A growable array handing out blocks, with free lists by power-of-two size class. A block
-/// keeps its class for life, so freed blocks always fit the requests of their class again.
-#[derive(Clone, Debug)]
-struct Arena<T> {
-    items: Vec<T>,
-    /// Class of the block starting at each index (meaningless elsewhere).
-    class: Vec<u8>,
-    free: Vec<Vec<u32>>,
-    /// New blocks get exactly the size asked (a full build) rather than a power of two.
-    tight: bool,
+/// A direct entry and the next hop covering it.
+#[derive(Clone, Copy)]
+struct Entry {
+    direct: u32,
+    cover: NextHop,
+    root: Node,
+}
+
+/// The leaves of a node: one per run of equal next hops over the slots without a child.
+struct LeafRuns {
+    leaves: [NextHop; 64],
+    len: usize,
 }
 
 // ===== impl Poptrie =====
@@ -102,8 +105,8 @@ impl<K: Key, const S: u32> Default for Poptrie<K, S> {
             t: Tables {
                 direct: vec![LEAF; 1 << S].into_boxed_slice(),
                 cover: vec![NO_ROUTE; 1 << S].into_boxed_slice(),
-                nodes: Arena::default(),
-                leaves: Arena::default(),
+                nodes: Arena::new("poptrie nodes"),
+                leaves: Arena::new("poptrie leaves"),
             },
             rules: Rules::indexed(S as u8),
         }
@@ -111,18 +114,17 @@ impl<K: Key, const S: u32> Default for Poptrie<K, S> {
 }
 
 impl<K: Key, const S: u32> Poptrie<K, S> {
-    /// Rebuilds what prefix `p` spans after its rule changed.
-    fn refresh(&mut self, p: Prefix<K>) -> Result<(), Error> {
+    /// Rebuilds what prefix `p` spans after its rule changed; `entry` is what
+    /// [`Tables::entry_of`] said before.
+    fn refresh(&mut self, p: Prefix<K>, entry: Entry) -> Result<(), Error> {
         let (t, rules) = (&mut self.t, &self.rules);
-        let len = u32::from(p.len());
         let first = p.addr().top(S);
-        if len > S {
-            let (n, best) = (rules.node_at_index(p.addr()), t.cover[first]);
-            return t.refresh_below(rules, p, (first, S), n, best);
+        if u32::from(p.len()) > S {
+            let n = rules.node_at_index(p.addr());
+            return t.refresh_below::<K, S>(rules, p, (first, entry), n);
         }
-        let (n, best) = rules.descend(p.addr(), p.len());
         let mut result = Ok(());
-        rules.expand(n, S - len, best, &mut |rel, n, best| {
+        rules.expand(p, S, &mut |rel, n, best| {
             if result.is_ok() {
                 result = t.set_slot(rules, first + rel, n, best);
             }
@@ -134,19 +136,21 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
 impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
     fn insert(&mut self, p: Prefix<K>, nh: NextHop) -> Result<Option<NextHop>, Error> {
         check_nh(nh)?;
+        let entry = self.t.entry_of::<K, S>(p);
         let old = self.rules.insert(p, nh)?;
         if old != Some(nh) {
-            self.refresh(p)?;
+            self.refresh(p, entry)?;
         }
         Ok(old)
     }
 
     fn remove(&mut self, p: Prefix<K>) -> Result<Option<NextHop>, Error> {
+        let entry = self.t.entry_of::<K, S>(p);
         let Some(old) = self.rules.remove(p) else {
             return Ok(None);
         };
         // Even a removal can grow a subtree: a child that goes away may split a run of leaves.
-        self.refresh(p)?;
+        self.refresh(p, entry)?;
         Ok(Some(old))
     }
 
@@ -212,7 +216,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         let (t, rules) = (&mut p.t, &p.rules);
         (t.nodes.tight, t.leaves.tight) = (true, true);
         let mut result = Ok(());
-        rules.expand(Some(0), S, NO_ROUTE, &mut |slot, n, best| {
+        rules.expand(Prefix::default(), S, &mut |slot, n, best| {
             if result.is_ok() {
                 result = t.set_slot(rules, slot, n, best);
             }
@@ -234,6 +238,25 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
 // ===== impl Tables =====
 
 impl Tables {
+    /// The direct entry of `p`'s first address, the next hop covering it and its root node,
+    /// which a prefix longer than `S` bits does not change. Read before the rules change, so
+    /// that these cache misses overlap the rule trie's.
+    #[inline]
+    fn entry_of<K: Key, const S: u32>(&self, p: Prefix<K>) -> Entry {
+        let first = p.addr().top(S);
+        let direct = self.direct[first];
+        let root = if direct & LEAF == 0 {
+            direct as usize
+        } else {
+            0
+        };
+        Entry {
+            direct,
+            cover: self.cover[first],
+            root: self.nodes.items.get(root).copied().unwrap_or_default(),
+        }
+    }
+
     /// The rest of a lookup from node `i`, `off` bits down.
     #[inline]
     fn descend<K: Key>(&self, key: K, mut i: usize, mut off: u32) -> NextHop {
@@ -253,7 +276,7 @@ impl Tables {
         self.leaves.items.get(at).copied().unwrap_or(NO_ROUTE)
     }
 
-    /// Sets direct entry `slot` from trie node `n` (the node `S` bits down, if any) and `best`,
+    /// Sets direct entry `slot` from rule node `n` (the node `S` bits down, if any) and `best`,
     /// the next hop covering the whole slot.
     fn set_slot<K: Key>(
         &mut self,
@@ -269,7 +292,7 @@ impl Tables {
             self.free_below(root);
             self.nodes.release(old, 1);
         }
-        self.direct[slot] = match n.filter(|&n| rules.has_children(n)) {
+        self.direct[slot] = match n {
             Some(n) => {
                 let root = self.nodes.reserve(1)?;
                 let node = self.build(rules, n, best)?;
@@ -282,108 +305,77 @@ impl Tables {
     }
 
     /// After the rule of `p` (longer than `S`) changed: walks down the nodes of direct entry
-    /// `slot` of an `S`-bit table (trie node `n`, `best` covering it) to the deepest node that
-    /// must change, and rebuilds that one in place.
-    fn refresh_below<K: Key>(
+    /// `slot` (rule node `n`) to the deepest node that must change, and rebuilds that one in
+    /// place.
+    fn refresh_below<K: Key, const S: u32>(
         &mut self,
         rules: &Rules<K>,
         p: Prefix<K>,
-        (slot, s): (usize, u32),
+        (slot, entry): (usize, Entry),
         n: Option<NodeId>,
-        best: NextHop,
     ) -> Result<(), Error> {
-        let Some(mut t) = n.filter(|&n| rules.has_children(n) && self.direct[slot] & LEAF == 0)
-        else {
+        let Some(mut t) = n.filter(|_| entry.direct & LEAF == 0) else {
             // The entry turns from leaf to subtree or back.
-            return self.set_slot(rules, slot, n, best);
+            return self.set_slot(rules, slot, n, entry.cover);
         };
-        let (mut at, mut off, mut inherited) = (self.direct[slot] as usize, s, best);
-        while u32::from(p.len()) > off + 6 {
-            let step = self.nodes.items[at].step(p.addr().stride6(off));
-            let (below, below_best) =
-                rules.descend_from(t, p.addr(), off as u8, off as u8 + 6, inherited);
-            match (below.filter(|&b| rules.has_children(b)), step) {
-                (Some(b), Step::Child(c)) => {
-                    (at, t, off, inherited) = (c, b, off + 6, below_best);
+        let len = u32::from(p.len());
+        let (mut at, mut node) = (entry.direct as usize, entry.root);
+        let (mut off, mut inherited) = (S, entry.cover);
+        while len > off + 6 {
+            let s = p.addr().stride6(off);
+            match (rules.step(t, s, inherited), node.step(s)) {
+                ((Some(below), below_best), Step::Child(c)) => {
+                    (at, node) = (c, self.nodes.items[c]);
+                    (t, off, inherited) = (below, off + 6, below_best);
                 }
                 // The node gains or loses a child: rebuild it.
                 _ => break,
             }
         }
-        if u32::from(p.len()) <= off + 6 && self.patch(rules, p, at, (t, off), inherited)? {
+        if len <= off + 6 && self.patch(rules, p, (at, node, off), t, inherited)? {
             return Ok(());
         }
-        let old = self.nodes.items[at];
-        self.free_below(old);
+        self.free_below(node);
         self.nodes.items[at] = self.build(rules, t, inherited)?;
         Ok(())
     }
 
-    /// Rewrites only the slots prefix `p` spans in node `at` (trie node `t` at depth `off`,
-    /// `inherited` covering it), when none of them turns from leaf to child or back: their leaf
-    /// values, the node's leaf runs, and the children below them, which inherit from `p`.
-    /// Returns false, having changed nothing, when the node's shape changes.
+    /// Rewrites what prefix `p` changed in node `node`, at index `at` and depth `off` (rule node `t`, `inherited`
+    /// covering it), when no slot turns from leaf to child or back: the leaves, and the children
+    /// under `p`, which inherit from it. Returns false, having changed nothing, when the node's
+    /// shape changes.
     fn patch<K: Key>(
         &mut self,
         rules: &Rules<K>,
         p: Prefix<K>,
-        at: usize,
-        (t, off): (NodeId, u32),
+        (at, node, off): (usize, Node, u32),
+        t: NodeId,
         inherited: NextHop,
     ) -> Result<bool, Error> {
-        let node = self.nodes.items[at];
-        let width = off + 6 - u32::from(p.len());
-        // Host bits are zero: the stride holds the first slot of the span.
-        let first = p.addr().stride6(off);
-        let (pn, best) = rules.descend_from(t, p.addr(), off as u8, p.len(), inherited);
-        let mut slots = [NO_ROUTE; 64];
-        let (mut run, mut value) = (node.base0 as usize, NO_ROUTE);
-        for (s, slot) in slots.iter_mut().enumerate() {
-            if node.leafvec >> s & 1 != 0 {
-                value = self.leaves.items[run];
-                run += 1;
-            }
-            *slot = value;
-        }
-        let (mut kids, mut nkids, mut reshaped) = ([(0, 0, NO_ROUTE); 64], 0, false);
-        rules.expand(pn, width, best, &mut |rel, n, best| {
-            let s = first + rel;
-            match n.filter(|&n| rules.has_children(n)) {
-                Some(c) if node.vector >> s & 1 != 0 => {
-                    kids[nkids] = (s, c, best);
-                    nkids += 1;
-                }
-                None if node.vector >> s & 1 == 0 => slots[s] = best,
-                _ => reshaped = true,
-            }
-        });
-        if reshaped {
+        let slots = rules.slots(t, inherited);
+        if slots.kid_mask != node.vector {
             return Ok(false);
         }
-        for &(s, c, best) in &kids[..nkids] {
-            // Only child slots were collected.
+        // Host bits are zero: the stride holds the first slot of the span.
+        let first = p.addr().stride6(off);
+        let span = first..first + (1 << (off + 6 - u32::from(p.len())));
+        for s in span.filter(|&s| node.vector >> s & 1 != 0) {
             let Step::Child(i) = node.step(s) else {
                 continue;
             };
             let old = self.nodes.items[i];
             self.free_below(old);
-            self.nodes.items[i] = self.build(rules, c, best)?;
+            self.nodes.items[i] = self.build(rules, slots.kid[s], slots.best[s])?;
         }
-        let (mut leaves, mut nleaves, mut leafvec) = ([NO_ROUTE; 64], 0, 0u64);
-        for (s, &v) in slots.iter().enumerate() {
-            if node.vector >> s & 1 == 0 && (nleaves == 0 || leaves[nleaves - 1] != v) {
-                leafvec |= 1 << s;
-                leaves[nleaves] = v;
-                nleaves += 1;
-            }
-        }
+        let (leafvec, runs) = LeafRuns::of(&slots, node.vector);
+        let leaves = runs.as_slice();
         let base0 = if leafvec.count_ones() == node.leafvec.count_ones() {
             let at = node.base0 as usize;
-            self.leaves.items[at..at + nleaves].copy_from_slice(&leaves[..nleaves]);
+            self.leaves.items[at..at + leaves.len()].copy_from_slice(leaves);
             node.base0
         } else {
             self.leaves.release(node.base0, node.leafvec.count_ones());
-            self.leaves.place(&leaves[..nleaves])?
+            self.leaves.place(leaves)?
         };
         self.nodes.items[at] = Node {
             leafvec,
@@ -393,36 +385,26 @@ impl Tables {
         Ok(true)
     }
 
-    /// Builds the node of trie node `t` (at a node boundary), `inherited` covering it: its
-    /// leaves, then its children, each group in a block of its own.
+    /// Builds the node of rule node `t`, `inherited` covering it: its leaves, then its
+    /// children, each group in a block of its own.
     fn build<K: Key>(
         &mut self,
         rules: &Rules<K>,
         t: NodeId,
         inherited: NextHop,
     ) -> Result<Node, Error> {
-        let mut node = Node::default();
-        let mut kids = [(0, NO_ROUTE); 64];
-        let mut nkids = 0;
-        let mut leaves = [NO_ROUTE; 64];
-        let mut nleaves = 0;
-        rules.expand(Some(t), 6, inherited, &mut |slot, n, best| match n {
-            Some(n) if rules.has_children(n) => {
-                node.vector |= 1 << slot;
-                kids[nkids] = (n, best);
-                nkids += 1;
-            }
-            _ if nleaves == 0 || leaves[nleaves - 1] != best => {
-                node.leafvec |= 1 << slot;
-                leaves[nleaves] = best;
-                nleaves += 1;
-            }
-            _ => {}
-        });
-        node.base0 = self.leaves.place(&leaves[..nleaves])?;
-        node.base1 = self.nodes.reserve(nkids)?;
-        for (k, &(n, best)) in kids[..nkids].iter().enumerate() {
-            let child = self.build(rules, n, best)?;
+        let slots = rules.slots(t, inherited);
+        let vector = slots.kid_mask;
+        let (leafvec, leaves) = LeafRuns::of(&slots, vector);
+        let node = Node {
+            vector,
+            leafvec,
+            base0: self.leaves.place(leaves.as_slice())?,
+            base1: self.nodes.reserve(vector.count_ones() as usize)?,
+        };
+        let kids = (0..64).filter(|&s| vector >> s & 1 != 0);
+        for (k, s) in kids.enumerate() {
+            let child = self.build(rules, slots.kid[s], slots.best[s])?;
             self.nodes.items[node.base1 as usize + k] = child;
         }
         Ok(node)
@@ -439,60 +421,44 @@ impl Tables {
     }
 }
 
-// ===== impl Arena =====
+// ===== impl LeafRuns =====
 
-impl<T> Default for Arena<T> {
-    fn default() -> Self {
-        Arena {
-            items: Vec::new(),
-            class: Vec::new(),
-            free: (0..32).map(|_| Vec::new()).collect(),
-            tight: false,
+impl LeafRuns {
+    /// The runs of `slots` outside `vector`, and the `leafvec` marking where each starts.
+    fn of(slots: &Slots, vector: u64) -> (u64, Self) {
+        // What each slot continues: its own next hop for a leaf slot, the last leaf's for a
+        // child slot (`NONE` before the first leaf). A run starts where that changes.
+        const NONE: u32 = u32::MAX;
+        let mut cont = [NONE; 64];
+        let mut last = NONE;
+        for (s, (c, &nh)) in cont.iter_mut().zip(&slots.best).enumerate() {
+            last = if vector >> s & 1 == 0 {
+                u32::from(nh)
+            } else {
+                last
+            };
+            *c = last;
         }
-    }
-}
-
-impl<T: Copy + Default> Arena<T> {
-    /// The start of a block for `len` items: from the free list of its class (the power of two
-    /// at or above `len`), else new.
-    fn reserve(&mut self, len: usize) -> Result<u32, Error> {
-        if len == 0 {
-            return Ok(0);
+        let mut starts = u64::from(cont[0] != NONE);
+        for (s, pair) in cont.windows(2).enumerate() {
+            starts |= u64::from(pair[0] != pair[1]) << (s + 1);
         }
-        let class = len.next_power_of_two().trailing_zeros() as usize;
-        if let Some(start) = self.free.get_mut(class).and_then(Vec::pop) {
-            return Ok(start);
-        }
-        // A tight block serves the class below its size when recycled.
-        let (cap, class) = if self.tight {
-            (len, len.ilog2() as u8)
-        } else {
-            (1 << class, class as u8)
+        let leafvec = starts & !vector;
+        let mut runs = LeafRuns {
+            leaves: [NO_ROUTE; 64],
+            len: 0,
         };
-        let start = u32::try_from(self.items.len())
-            .ok()
-            .filter(|s| s.checked_add(cap as u32).is_some_and(|end| end < LEAF))
-            .ok_or(Error::TableFull("poptrie arena"))?;
-        self.items.resize(self.items.len() + cap, T::default());
-        self.class.resize(self.items.len(), 0);
-        self.class[start as usize] = class;
-        Ok(start)
-    }
-
-    /// Reserves a block and copies `data` into it.
-    fn place(&mut self, data: &[T]) -> Result<u32, Error> {
-        let start = self.reserve(data.len())?;
-        let at = start as usize;
-        self.items[at..at + data.len()].copy_from_slice(data);
-        Ok(start)
-    }
-
-    /// Returns the block at `start`, which holds `len` items, to the free list of its class.
-    fn release(&mut self, start: u32, len: u32) {
-        if len > 0 {
-            let class = self.class[start as usize];
-            self.free[usize::from(class)].push(start);
+        let mut m = leafvec;
+        while m != 0 {
+            runs.leaves[runs.len.min(63)] = slots.best[m.trailing_zeros() as usize];
+            runs.len += 1;
+            m &= m - 1;
         }
+        (leafvec, runs)
+    }
+
+    fn as_slice(&self) -> &[NextHop] {
+        &self.leaves[..self.len]
     }
 }
 
