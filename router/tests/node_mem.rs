@@ -238,6 +238,22 @@ fn a_node_on_mem_cables_resolves_forwards_and_reports() {
     ] {
         assert!(body.contains(want), "{want} in:\n{body}");
     }
+    let sample = |name: &str| -> f64 {
+        let line = body
+            .lines()
+            .find(|l| l.starts_with(&format!("{name}{{worker=\"0\",core=\"")))
+            .unwrap_or_else(|| panic!("{name} of worker 0 in:\n{body}"));
+        line.rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    // Every frame of the stream went through the one worker, which was busy for a while.
+    assert!(sample("brick_worker_rx_packets_total") >= 1000.0, "{body}");
+    let busy = sample("brick_worker_busy_seconds_total");
+    assert!(busy > 0.0 && busy < 60.0, "{body}");
+    assert!(
+        node.command("show counters").contains("worker 0 (core "),
+        "{}",
+        node.command("show counters")
+    );
     assert!(
         http_get(node.metrics_addr().unwrap(), "/")
             .0

@@ -80,7 +80,13 @@ fn reply(mut conn: TcpStream, shared: &Shared) -> std::io::Result<()> {
 }
 
 /// One metric family: its help, type and samples (labels, value).
-fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
+fn family<V: std::fmt::Display>(
+    out: &mut String,
+    name: &str,
+    kind: &str,
+    help: &str,
+    samples: &[(String, V)],
+) {
     let _ = writeln!(out, "# HELP {name} {help}");
     let _ = writeln!(out, "# TYPE {name} {kind}");
     for (labels, v) in samples {
@@ -146,6 +152,29 @@ pub(super) fn render(shared: &Shared) -> String {
     ] {
         family(&mut o, name, "counter", help, &[(none(), v)]);
     }
+
+    let worker = |w: usize| format!("worker=\"{w}\",core=\"{}\"", shared.workers[w].core);
+    family(
+        &mut o,
+        "brick_worker_rx_packets_total",
+        "counter",
+        "Frames a forwarding worker took from its rx queues.",
+        &(0..shared.workers.len())
+            .map(|w| (worker(w), shared.workers[w].rx.load(Ordering::Relaxed)))
+            .collect::<Vec<_>>(),
+    );
+    family(
+        &mut o,
+        "brick_worker_busy_seconds_total",
+        "counter",
+        "Seconds a forwarding worker spent in poll rounds that found work; its rate is the core's load.",
+        &(0..shared.workers.len())
+            .map(|w| {
+                let ns = shared.workers[w].busy_ns.load(Ordering::Relaxed);
+                (worker(w), ns as f64 / 1e9)
+            })
+            .collect::<Vec<_>>(),
+    );
 
     let port = |name: &str| format!("port=\"{name}\"");
     let stats: Vec<_> = shared

@@ -78,6 +78,13 @@ impl From<brick_routing::Error> for NodeError {
 #[derive(Debug, Default)]
 struct Published {
     cells: [AtomicU64; 3 + DropReason::ALL.len() + Punt::ALL.len() + 1],
+    /// The core the worker is pinned to.
+    core: usize,
+    /// Frames the worker took from its rx queues.
+    rx: AtomicU64,
+    /// Nanoseconds spent in poll rounds that found work: with the wall clock, how loaded the
+    /// core is, which a poll-mode worker's 100 % CPU in `top` does not tell.
+    busy_ns: AtomicU64,
 }
 
 impl Published {
@@ -89,6 +96,11 @@ impl Published {
         for (cell, v) in self.cells.iter().zip(values) {
             cell.store(v, Ordering::Relaxed);
         }
+    }
+
+    fn store_poll(&self, rx: u64, busy_ns: u64) {
+        self.rx.store(rx, Ordering::Relaxed);
+        self.busy_ns.store(busy_ns, Ordering::Relaxed);
     }
 
     fn load(&self) -> Counters {
@@ -314,7 +326,10 @@ impl Node {
                 path: Arc::new(PuntPath::new(1024)),
                 bell: Arc::new(Doorbell::new()?),
             };
-            let counters = Arc::new(Published::default());
+            let counters = Arc::new(Published {
+                core: cfg.cores[w],
+                ..Published::default()
+            });
             let worker = Worker {
                 rx,
                 tx,
@@ -519,7 +534,9 @@ impl Worker {
         let mut idle = Idle::new(self.idle);
         let mut armed = false;
         let wake = [self.bell.fd()];
+        let (mut rx, mut busy_ns) = (0, 0);
         while !self.stop.load(Ordering::Relaxed) {
+            let round = clock::now_ns();
             let mut work = 0;
             for q in self.rx.iter_mut() {
                 let n = q.rx_burst(&pool, &mut burst);
@@ -528,6 +545,7 @@ impl Worker {
                     pipeline.process(q.port(), &mut burst, &mut self.tx);
                 }
             }
+            rx += work as u64;
             while let Some((port, frame)) = self.path.to_wire.pop() {
                 work += 1;
                 if let (Some(tx), Some(p)) =
@@ -538,7 +556,9 @@ impl Worker {
                 }
             }
             if work != 0 {
+                busy_ns += clock::now_ns().saturating_sub(round);
                 self.counters.store(&pipeline.counters);
+                self.counters.store_poll(rx, busy_ns);
                 idle.busy();
                 armed = false;
             } else if armed {

@@ -155,6 +155,15 @@ pub(super) fn answer(shared: &Shared, line: &str) -> String {
             for (name, v) in total.named() {
                 let _ = writeln!(o, "  {name:<28} {v}");
             }
+            for (i, w) in shared.workers.iter().enumerate() {
+                let _ = writeln!(
+                    o,
+                    "  worker {i} (core {}): rx {} frames, busy {:.3} s",
+                    w.core,
+                    w.rx.load(Ordering::Relaxed),
+                    w.busy_ns.load(Ordering::Relaxed) as f64 / 1e9
+                );
+            }
             let _ = writeln!(o, "control plane:");
             if let Ok(v) = shared.control.lock() {
                 for (name, n) in v.counters.named() {
