@@ -270,7 +270,8 @@ enum BenchCmd {
         /// Seconds to measure each router at each size.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
-        /// Routers to compare: kernel, af_packet, af_xdp.
+        /// Routers to compare: kernel, af_packet, af_xdp, and testpmd (DPDK's testpmd on its
+        /// AF_XDP driver, MAC rewrite only; needs `dpdk-testpmd` from the package dpdk-dev).
         #[arg(long, value_delimiter = ',', default_value = "kernel,af_packet,af_xdp")]
         routers: Vec<brick_bench::forward::Dut>,
         /// Where the router's receive work (veth NAPI) runs: `router` (a thread pinned to the

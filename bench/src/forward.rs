@@ -53,6 +53,9 @@ pub enum Dut {
     AfPacket,
     /// A Brick node on AF_XDP ports (copy mode: veth offers no zero-copy).
     AfXdp,
+    /// DPDK's testpmd on its AF_XDP driver, rewriting MAC addresses only (no routing): the
+    /// DPDK reference, in the same topology and run (needs `dpdk-testpmd`, package dpdk-dev).
+    Testpmd,
 }
 
 impl std::str::FromStr for Dut {
@@ -63,7 +66,10 @@ impl std::str::FromStr for Dut {
             "kernel" => Ok(Dut::Kernel),
             "af_packet" => Ok(Dut::AfPacket),
             "af_xdp" => Ok(Dut::AfXdp),
-            _ => Err(format!("router {s:?}: kernel, af_packet or af_xdp")),
+            "testpmd" => Ok(Dut::Testpmd),
+            _ => Err(format!(
+                "router {s:?}: kernel, af_packet, af_xdp or testpmd"
+            )),
         }
     }
 }
@@ -107,6 +113,7 @@ impl Dut {
             Dut::Kernel => "kernel",
             Dut::AfPacket => "brick af_packet",
             Dut::AfXdp => "brick af_xdp",
+            Dut::Testpmd => "dpdk testpmd af_xdp (mac)",
         }
     }
 }
@@ -806,6 +813,13 @@ addresses = ["10.2.0.1/24"]
                 node.stop();
                 (m?, table.len() + 2)
             }
+            Dut::Testpmd => {
+                let sink_mac = mac_of(&topo.sink_ns, "s0")?;
+                let pmd = Testpmd::start(&topo.router, gen_core, router_core, sink_mac)?;
+                let m = measure_sizes(&topo, &sink, &lives, gen_core, f, dut.name());
+                pmd.stop();
+                (m?, 0)
+            }
         };
         for (size, m) in m {
             let r = m.rfc2544;
@@ -863,6 +877,79 @@ addresses = ["10.2.0.1/24"]
     })
 }
 
+/// DPDK's testpmd forwarding r1 to r2 through its AF_XDP driver, in `mac` mode: each frame
+/// leaves with r2's address as source and the sink's as destination, as a router's would.
+struct Testpmd {
+    child: std::process::Child,
+}
+
+impl Testpmd {
+    /// Starts it in namespace `ns`, forwarding on `core` (its main thread, which only waits,
+    /// on `main`), and waits until it forwards.
+    fn start(ns: &Netns, main: Option<usize>, core: usize, sink: [u8; 6]) -> Result<Self, Error> {
+        use std::io::BufRead;
+        let main = main.filter(|&m| m != core).unwrap_or(core);
+        let peer = sink.map(|b| format!("{b:02x}")).join(":");
+        // Line-buffered: into a pipe its C stdio would hold the line that says it is ready.
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns.name(), "stdbuf", "-oL", "dpdk-testpmd"])
+            .args(["--no-huge", "-m", "1024", "--no-pci"])
+            .args([
+                "--main-lcore",
+                &main.to_string(),
+                "-l",
+                &format!("{main},{core}"),
+            ])
+            .args([
+                "--vdev",
+                "net_af_xdp0,iface=r1",
+                "--vdev",
+                "net_af_xdp1,iface=r2",
+            ])
+            .args(["--", "--forward-mode=mac", "--total-num-mbufs=16384"])
+            .arg(format!("--eth-peer=1,{peer}"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|e| Error::Usage(format!("ip netns exec ... dpdk-testpmd: {e}")))?;
+        let out = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // Without a terminal it starts forwarding, then waits for a line on stdin.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut said = Vec::new();
+        while let Ok(line) = rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            if line.contains("Press enter to exit") {
+                return Ok(Testpmd { child });
+            }
+            said.push(line);
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        let tail = said[said.len().saturating_sub(5)..].join("\n");
+        Err(Error::Usage(format!(
+            "dpdk-testpmd did not start forwarding within 30 s (installed? apt-get install \
+             dpdk-dev librte-net-af-xdp23):\n{tail}"
+        )))
+    }
+
+    /// Ends it the way it asks (a line on stdin), so that it detaches its XDP programs.
+    fn stop(mut self) {
+        use std::io::Write;
+        if let Some(mut stdin) = self.child.stdin.take() {
+            let _ = stdin.write_all(b"\n");
+        }
+        let _ = self.child.wait();
+    }
+}
+
 /// Static routes via the sink for every prefix of a route file.
 fn load_table(path: &Path) -> Result<Vec<StaticRoute>, Error> {
     let file = brick_routing::loader::load::<u32>(path)?;
@@ -879,6 +966,18 @@ fn load_table(path: &Path) -> Result<Vec<StaticRoute>, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn router_names_parse() {
+        let all = [Dut::Kernel, Dut::AfPacket, Dut::AfXdp, Dut::Testpmd];
+        let parsed: Vec<Dut> = ["kernel", "af_packet", "af_xdp", "testpmd"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
+        assert_eq!(parsed, all);
+        let err = "dpdk".parse::<Dut>().unwrap_err();
+        assert!(err.contains("testpmd"), "{err}");
+    }
 
     #[test]
     fn markdown_section_has_the_command_machine_and_a_row_per_router() {
