@@ -25,6 +25,8 @@ const BURST: usize = 32;
 const UPDATES: usize = 1_000_000;
 /// Updates per published FIB version.
 const FIB_BATCH: usize = 1024;
+/// Updates per batch for `batched_updates_per_s`.
+const UPDATE_BATCH: usize = 32;
 
 /// Address family.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,8 +76,13 @@ pub struct LpmReport {
     pub build_ms: f64,
     /// Bytes of the lookup structure as built (`null` where the crate does not tell).
     pub bytes: Option<usize>,
-    /// Incremental updates per second on the full table (change, withdraw, re-add).
+    /// Incremental updates per second on the full table (change, withdraw, re-add), one call
+    /// per update.
     pub updates_per_s: f64,
+    /// The same updates in batches of 32, each batch announced to the table first (our
+    /// tables' `Lpm::warm`, which `FibWriter` uses too; the crates have no such call and take
+    /// them one by one).
+    pub batched_updates_per_s: f64,
     /// Updates per second through FIB publication (batches of 1024, each a new version).
     pub published_updates_per_s: Option<f64>,
     /// Lookup rate over the DIR-24-8 rate measured in the same run.
@@ -198,10 +205,11 @@ fn compare<K: BenchKey>(
     let mut reports = Vec::new();
     for (t, mlookups_per_s) in tables.iter_mut().zip(best) {
         let bytes = t.table.bytes();
-        let updates_per_s = time_updates(&mut *t.table, routes);
+        let updates_per_s = time_updates(&mut *t.table, routes, 1);
+        let batched_updates_per_s = time_updates(&mut *t.table, routes, UPDATE_BATCH);
         let published_updates_per_s = t.publish.map(|f| f(routes)).transpose()?;
         println!(
-            "{:>16}: {mlookups_per_s:7.1} M lookups/s ({:?} keys, best of {passes} passes), build {:7.1} ms, {}, {:.2} M updates/s{}",
+            "{:>16}: {mlookups_per_s:7.1} M lookups/s ({:?} keys, best of {passes} passes), build {:7.1} ms, {}, {:.2} M updates/s ({:.2} M batched){}",
             t.name,
             b.keys,
             t.build_ms,
@@ -210,6 +218,7 @@ fn compare<K: BenchKey>(
                 b as f64 / (1 << 20) as f64
             )),
             updates_per_s / 1e6,
+            batched_updates_per_s / 1e6,
             published_updates_per_s.map_or(String::new(), |u| format!(
                 ", {:.2} M published updates/s",
                 u / 1e6
@@ -223,6 +232,7 @@ fn compare<K: BenchKey>(
             build_ms: t.build_ms,
             bytes,
             updates_per_s,
+            batched_updates_per_s,
             published_updates_per_s,
             vs_dir24: None,
             vs_prefix_trie: None,
@@ -295,11 +305,26 @@ fn update_plan<K: Key>(routes: &[(Prefix<K>, NextHop)]) -> Vec<(Prefix<K>, Optio
         .collect()
 }
 
-fn time_updates<K: BenchKey>(table: &mut dyn Contender<K>, routes: &[(Prefix<K>, NextHop)]) -> f64 {
+/// Applies the update plan in batches of `batch` (the plan leaves the table's prefixes as
+/// they were, so it can run again).
+fn time_updates<K: BenchKey>(
+    table: &mut dyn Contender<K>,
+    routes: &[(Prefix<K>, NextHop)],
+    batch: usize,
+) -> f64 {
     let plan = update_plan(routes);
+    let mut prefixes = [Prefix::default(); UPDATE_BATCH];
     let start = Instant::now();
-    for &(p, nh) in &plan {
-        table.update(p, nh);
+    for ops in plan.chunks(batch) {
+        if batch > 1 {
+            for (p, &(op, _)) in prefixes.iter_mut().zip(ops) {
+                *p = op;
+            }
+            table.warm(&prefixes[..ops.len()]);
+        }
+        for &(p, nh) in ops {
+            table.update(p, nh);
+        }
     }
     plan.len() as f64 / start.elapsed().as_secs_f64()
 }
@@ -374,6 +399,10 @@ impl BenchKey for u128 {
 trait Contender<K> {
     fn lookup_batch(&self, keys: &[K], out: &mut [NextHop]);
     fn update(&mut self, p: Prefix<K>, nh: Option<NextHop>);
+    /// A batch of updates of `prefixes` follows (see `Lpm::warm`).
+    fn warm(&self, prefixes: &[Prefix<K>]) {
+        let _ = prefixes;
+    }
     fn bytes(&self) -> Option<usize>;
 }
 
@@ -407,6 +436,10 @@ impl<K: BenchKey, T: Lpm<K>> Contender<K> for Ours<T> {
             None => self.0.remove(p).map(drop),
         };
         std::hint::black_box(done).ok();
+    }
+
+    fn warm(&self, prefixes: &[Prefix<K>]) {
+        self.0.warm(prefixes);
     }
 
     fn bytes(&self) -> Option<usize> {

@@ -21,6 +21,9 @@ use std::sync::Arc;
 use arc_swap::{ArcSwap, Guard};
 
 use crate::lpm::{Lpm, NextHop};
+
+/// Updates whose first reads go out together ([`Lpm::warm`]) before they are applied.
+const WARM: usize = 32;
 use crate::{Error, Key, Prefix};
 
 /// Where a packet goes: out of `port`, to the neighbour `addr` (zero for a directly connected
@@ -125,6 +128,22 @@ impl<K: Key, T: Lpm<K>> Fib<K, T> {
     }
 
     fn apply(&mut self, updates: &[Update<K>]) -> Result<(), Error> {
+        for chunk in updates.chunks(WARM) {
+            let mut prefixes = [Prefix::default(); WARM];
+            let mut n = 0;
+            for u in chunk {
+                if let Update::Route(p, _) | Update::Withdraw(p) = u {
+                    prefixes[n] = *p;
+                    n += 1;
+                }
+            }
+            self.lpm.warm(&prefixes[..n]);
+            self.apply_each(chunk)?;
+        }
+        Ok(())
+    }
+
+    fn apply_each(&mut self, updates: &[Update<K>]) -> Result<(), Error> {
         for u in updates {
             match u {
                 Update::Route(p, nh) => {

@@ -20,8 +20,6 @@ pub trait Key: Copy + Eq + Ord + Hash + fmt::Debug + Send + Sync + 'static {
     fn and(self, other: Self) -> Self;
     /// Bitwise or.
     fn or(self, other: Self) -> Self;
-    /// Bit `i` counted from the most significant (`i < BITS`), as 0 or 1.
-    fn bit(self, i: u8) -> usize;
     /// The top `n` bits (`1 <= n <= 24`) as an index.
     fn top(self, n: u32) -> usize;
     /// The six bits starting `off` bits from the top, the address being padded with zeros on the
@@ -55,10 +53,6 @@ macro_rules! impl_key {
             #[inline]
             fn or(self, other: Self) -> Self {
                 self | other
-            }
-            #[inline]
-            fn bit(self, i: u8) -> usize {
-                ((self >> (<Self as Key>::BITS - 1 - i)) & 1) as usize
             }
             #[inline]
             fn top(self, n: u32) -> usize {

@@ -47,6 +47,13 @@ pub trait Lpm<K: Key> {
         lookup_each(self, keys, out);
     }
 
+    /// Reads what updates of `prefixes` will read first, all of them level by level, so that
+    /// their cache misses overlap instead of following one another: a hint before applying a
+    /// batch, which changes nothing. Tables without a gain from it ignore it.
+    fn warm(&self, prefixes: &[Prefix<K>]) {
+        let _ = prefixes;
+    }
+
     /// Number of prefixes.
     fn len(&self) -> usize;
 

@@ -202,6 +202,29 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         }
     }
 
+    /// The direct entries, covers and root nodes, then the nodes' leaves, then the same three
+    /// levels of the rules: what an update of a prefix longer than `S` bits reads first.
+    fn warm(&self, prefixes: &[Prefix<K>]) {
+        let mut sum = 0u64;
+        let mut at = [LEAF; BATCH];
+        for chunk in prefixes.chunks(BATCH) {
+            for (at, p) in at.iter_mut().zip(chunk) {
+                let first = p.addr().top(S);
+                *at = self.t.direct[first];
+                sum += u64::from(self.t.cover[first]);
+            }
+            for at in &mut at[..chunk.len()] {
+                let node = if *at & LEAF == 0 { *at as usize } else { 0 };
+                *at = self.t.nodes.items.get(node).map_or(0, |n| n.base0);
+            }
+            for &at in &at[..chunk.len()] {
+                sum += u64::from(self.t.leaf(at as usize));
+            }
+            sum += self.rules.warm(chunk);
+        }
+        std::hint::black_box(sum);
+    }
+
     fn len(&self) -> usize {
         self.rules.len()
     }

@@ -203,6 +203,26 @@ impl<K: Key> Rules<K> {
         Some(old)
     }
 
+    /// For [`Lpm::warm`](super::Lpm::warm): reads the indexed node of each prefix, then its
+    /// first next hop, each level for all of them before the next; returns a sum of what it
+    /// read, for the caller to keep.
+    pub(crate) fn warm(&self, prefixes: &[Prefix<K>]) -> u64 {
+        let mut base = [0u32; 64];
+        let mut sum = 0;
+        for chunk in prefixes.chunks(base.len()) {
+            for (b, p) in base.iter_mut().zip(chunk) {
+                *b = self.node_at_index(p.addr()).unwrap_or(0);
+            }
+            for b in &mut base[..chunk.len()] {
+                *b = self.nodes[*b as usize].nh_base;
+            }
+            for &b in &base[..chunk.len()] {
+                sum += u64::from(self.nhs.items.get(b as usize).copied().unwrap_or(0));
+            }
+        }
+        sum
+    }
+
     /// Where a walk to `p` may start: the indexed node above it, or the root.
     fn start(&self, p: Prefix<K>) -> (NodeId, u32) {
         match self.node_at_index(p.addr()) {
