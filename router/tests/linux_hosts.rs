@@ -339,6 +339,50 @@ fn scenario(prefix: &str, backend: &str) {
         "IPv6 packet too big:\n{out}"
     );
 
+    // The router's link-local address on the lan port, fe80:: and the modified EUI-64 of the
+    // port's MAC, which is how hosts know routers (from router advertisements): ping it, then
+    // route through it. The router namespace's kernel has IPv6 off on its veths: only the node
+    // can answer.
+    let (ifr1, ifh1) = (format!("{}r1", rack.prefix), format!("{}h1", rack.prefix));
+    let mac = ok(
+        &rack._r,
+        &["cat", &format!("/sys/class/net/{ifr1}/address")],
+    );
+    let m: Vec<u8> = (mac.trim().split(':'))
+        .map(|b| u8::from_str_radix(b, 16).unwrap())
+        .collect();
+    let ll = format!(
+        "fe80::{:x}:{:x}:{:x}:{:x}",
+        u16::from_be_bytes([m[0] ^ 2, m[1]]),
+        u16::from_be_bytes([m[2], 0xff]),
+        u16::from_be_bytes([0xfe, m[3]]),
+        u16::from_be_bytes([m[4], m[5]])
+    );
+    let scoped = format!("{ll}%{ifh1}");
+    ok(
+        h1,
+        &["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", &scoped],
+    );
+    let via = |gw: &str| {
+        [
+            "ip", "-6", "route", "replace", "default", "via", gw, "dev", &ifh1,
+        ]
+        .map(String::from)
+    };
+    let argv = via(&ll);
+    ok(h1, &argv.iter().map(String::as_str).collect::<Vec<_>>());
+    ok(
+        h1,
+        &["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "fd02::2"],
+    );
+    let argv = via("fd01::1");
+    ok(h1, &argv.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(
+        node.command("show ports").contains(&ll),
+        "{}",
+        node.command("show ports")
+    );
+
     // A bad header checksum: dropped and counted.
     let before = counter(&node, "drop_bad_checksum");
     send_bad_checksum(

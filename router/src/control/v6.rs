@@ -50,12 +50,13 @@ fn ip6(frame: &[u8]) -> Option<Ipv6Packet<&[u8]>> {
 }
 
 impl<T: Lpm<u32>> ControlPlane<T> {
-    /// Unsolicited advertisements of every IPv6 address to all nodes (RFC 4861 7.2.6), the
-    /// counterpart of gratuitous ARP.
+    /// Unsolicited advertisements of every configured IPv6 address to all nodes (RFC 4861
+    /// 7.2.6), the counterpart of gratuitous ARP. Not of link-local addresses: made from the
+    /// port's MAC, they change with it, so no cache can hold a stale mapping of one.
     pub(super) fn announce6(&mut self, out: &mut Out) {
         let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
         for (i, p) in self.ports.iter().enumerate() {
-            for a in &p.own6 {
+            for a in p.own6.iter().filter(|a| !ipv6::is_link_local(a.addr)) {
                 let body = icmpv6::nd_body(a.addr, false, p.local.mac);
                 let flags = [icmpv6::NA_ROUTER | icmpv6::NA_OVERRIDE, 0, 0, 0];
                 let ip = icmpv6::packet(

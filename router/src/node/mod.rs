@@ -25,7 +25,7 @@ use brick_routing::rib::{Rib, Route, Source};
 use brick_routing::{Fib, FibReader, Gateway, Key, Lpm, Poptrie4, Poptrie6, Prefix};
 
 use crate::classify::Local;
-use crate::config::{Config, RouteTarget};
+use crate::config::{Config, IfAddr6, RouteTarget};
 use crate::control::{ControlCounters, ControlPlane, ControlPort, Limits, Out};
 use crate::neighbor::Macs;
 use crate::pipeline::{Counters, Pipeline};
@@ -208,11 +208,28 @@ impl Node {
     /// each): the way tests and the demo run it on mem cables.
     pub fn start_with(cfg: &Config, ports: Vec<Port>) -> Result<Node, NodeError> {
         let workers = cfg.cores.len();
-        let all_addrs6: Vec<Ipv6Addr> = cfg
-            .ports
-            .iter()
-            .flat_map(|p| p.addresses6.iter().map(|a| a.addr))
+        let macs = (cfg.ports.iter().zip(&ports))
+            .map(|(pc, port)| {
+                pc.mac.or(port.mac().map(EthernetAddress)).ok_or_else(|| {
+                    NodeError::Setup(format!(
+                        "port {}: the backend has no MAC address; set `mac = \"02:..\"`",
+                        pc.name
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Each port's addresses, then its link-local one (last: a peer on another subnet gets
+        // a configured address as the source of what the router sends it).
+        let own6: Vec<Vec<IfAddr6>> = (cfg.ports.iter().zip(&macs))
+            .map(|(pc, mac)| {
+                let ll = IfAddr6 {
+                    addr: crate::wire::ipv6::link_local(mac.0),
+                    len: 64,
+                };
+                pc.addresses6.iter().copied().chain([ll]).collect()
+            })
             .collect();
+        let all_addrs6: Vec<Ipv6Addr> = own6.iter().flatten().map(|a| a.addr).collect();
         let all_addrs: Vec<Ipv4Addr> = cfg
             .ports
             .iter()
@@ -225,7 +242,7 @@ impl Node {
             .collect();
         let mut control_ports = Vec::new();
         let mut views = Vec::new();
-        for (pc, port) in cfg.ports.iter().zip(&ports) {
+        for (((pc, port), &mac), own6) in cfg.ports.iter().zip(&ports).zip(&macs).zip(own6) {
             if port.rx_queues() != workers || port.tx_queues() != workers {
                 return Err(NodeError::Setup(format!(
                     "port {}: {} rx and {} tx queues for {workers} workers",
@@ -234,12 +251,6 @@ impl Node {
                     port.tx_queues()
                 )));
             }
-            let mac = pc.mac.or(port.mac().map(EthernetAddress)).ok_or_else(|| {
-                NodeError::Setup(format!(
-                    "port {}: the backend has no MAC address; set `mac = \"02:..\"`",
-                    pc.name
-                ))
-            })?;
             let mtu = pc
                 .mtu
                 .or(port.mtu().map(|m| m.min(usize::from(u16::MAX)) as u16))
@@ -253,7 +264,7 @@ impl Node {
                     mtu,
                 },
                 own: pc.addresses.clone(),
-                own6: pc.addresses6.clone(),
+                own6: own6.clone(),
             });
             views.push(PortView {
                 name: pc.name.clone(),
@@ -265,7 +276,7 @@ impl Node {
                     .addresses
                     .iter()
                     .map(|a| a.to_string())
-                    .chain(pc.addresses6.iter().map(|a| a.to_string()))
+                    .chain(own6.iter().map(|a| a.to_string()))
                     .collect(),
                 stats: port.stats(),
             });

@@ -43,6 +43,30 @@ pub fn is_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
+/// The link-local address of an interface with Ethernet address `mac`: fe80::/64 and the
+/// modified EUI-64 interface identifier (RFC 4291 2.5.1 and appendix A, RFC 2464 4-5).
+pub fn link_local(mac: [u8; 6]) -> Ipv6Addr {
+    let m = mac;
+    Ipv6Addr::from([
+        0xfe,
+        0x80,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        m[0] ^ 0x02,
+        m[1],
+        m[2],
+        0xff,
+        0xfe,
+        m[3],
+        m[4],
+        m[5],
+    ])
+}
+
 /// The solicited-node multicast address of `a` (RFC 4291 2.7.1): ff02::1:ffXX:XXXX.
 pub fn solicited_node(a: Ipv6Addr) -> Ipv6Addr {
     let o = a.octets();
@@ -197,6 +221,16 @@ impl Ipv6Repr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_local_is_the_modified_eui64() {
+        // RFC 4291 appendix A: the universal/local bit flips, ff:fe goes in the middle.
+        let a = link_local([0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
+        assert_eq!(a, "fe80::5054:ff:fe12:3456".parse::<Ipv6Addr>().unwrap());
+        assert!(is_link_local(a));
+        let b = link_local([0x02, 0, 0, 0, 1, 0]);
+        assert_eq!(b, "fe80::ff:fe00:100".parse::<Ipv6Addr>().unwrap());
+    }
 
     #[test]
     fn header_round_trip_and_hop_limit() {
