@@ -98,6 +98,10 @@ pub struct ControlCounters {
     pub arp_replies: u64,
     /// ARP requests sent (resolution, re-confirmation, gratuitous).
     pub arp_requests: u64,
+    /// IPv6 neighbour advertisements sent (answers for our addresses, and unsolicited ones).
+    pub nd_advertisements: u64,
+    /// IPv6 neighbour solicitations sent (resolution, re-confirmation).
+    pub nd_solicitations: u64,
     /// ICMP echo replies sent.
     pub echo_replies: u64,
     /// ICMP errors sent.
@@ -120,6 +124,8 @@ impl ControlCounters {
         vec![
             ("arp_replies", self.arp_replies),
             ("arp_requests", self.arp_requests),
+            ("nd_advertisements", self.nd_advertisements),
+            ("nd_solicitations", self.nd_solicitations),
             ("echo_replies", self.echo_replies),
             ("icmp_errors", self.icmp_errors),
             ("icmp_limited", self.icmp_limited),

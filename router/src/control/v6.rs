@@ -70,7 +70,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 );
                 let dst = EthernetAddress(ipv6::multicast_mac(all_nodes));
                 out.push((i as u16, frame(dst, p.local.mac, &ip)));
-                self.counters.arp_requests += 1;
+                self.counters.nd_advertisements += 1;
             }
         }
     }
@@ -153,7 +153,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             self.send_waiting(mac, waiting, out);
         }
         if let Some(r) = reply {
-            self.counters.arp_replies += 1;
+            self.counters.nd_advertisements += 1;
             out.push((port, r));
         }
     }
@@ -254,7 +254,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             [0; 4],
             &body,
         );
-        self.counters.arp_requests += 1;
+        self.counters.nd_solicitations += 1;
         out.push((port, frame(dst_mac, p.local.mac, &ns)));
     }
 
@@ -412,6 +412,11 @@ mod tests {
             })
         );
         assert_eq!(cp.neighbors().get(a("fd01::2")), Some(H1));
+        assert_eq!(
+            (cp.counters.nd_advertisements, cp.counters.arp_replies),
+            (1, 0),
+            "counted as ND, not ARP"
+        );
 
         let mut forged = icmp(
             "fd01::2",
@@ -438,6 +443,10 @@ mod tests {
         let mut cp = control();
         let out = cp.handle(&punt(0, Punt::Unresolved, udp("fd02::9", 100)), 0);
         assert_eq!(out.len(), 1);
+        assert_eq!(
+            (cp.counters.nd_solicitations, cp.counters.arp_requests),
+            (1, 0)
+        );
         let (port, ns) = &out[0];
         assert_eq!(*port, 1);
         assert_eq!(
