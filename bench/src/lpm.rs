@@ -205,8 +205,8 @@ fn compare<K: BenchKey>(
     let mut reports = Vec::new();
     for (t, mlookups_per_s) in tables.iter_mut().zip(best) {
         let bytes = t.table.bytes();
-        let updates_per_s = time_updates(&mut *t.table, routes, 1);
-        let batched_updates_per_s = time_updates(&mut *t.table, routes, UPDATE_BATCH);
+        let updates_per_s = time_updates(&mut *t.table, routes, false);
+        let batched_updates_per_s = time_updates(&mut *t.table, routes, true);
         let published_updates_per_s = t.publish.map(|f| f(routes)).transpose()?;
         println!(
             "{:>16}: {mlookups_per_s:7.1} M lookups/s ({:?} keys, best of {passes} passes), build {:7.1} ms, {}, {:.2} M updates/s ({:.2} M batched){}",
@@ -305,18 +305,18 @@ fn update_plan<K: Key>(routes: &[(Prefix<K>, NextHop)]) -> Vec<(Prefix<K>, Optio
         .collect()
 }
 
-/// Applies the update plan in batches of `batch` (the plan leaves the table's prefixes as
-/// they were, so it can run again).
+/// Applies the update plan, each batch of [`UPDATE_BATCH`] announced to the table first when
+/// `announced` (the plan leaves the table's prefixes as they were, so it can run again).
 fn time_updates<K: BenchKey>(
     table: &mut dyn Contender<K>,
     routes: &[(Prefix<K>, NextHop)],
-    batch: usize,
+    announced: bool,
 ) -> f64 {
     let plan = update_plan(routes);
     let mut prefixes = [Prefix::default(); UPDATE_BATCH];
     let start = Instant::now();
-    for ops in plan.chunks(batch) {
-        if batch > 1 {
+    for ops in plan.chunks(UPDATE_BATCH) {
+        if announced {
             for (p, &(op, _)) in prefixes.iter_mut().zip(ops) {
                 *p = op;
             }

@@ -118,18 +118,11 @@ impl<K: Key, const S: u32> Poptrie<K, S> {
     /// [`Tables::entry_of`] said before.
     fn refresh(&mut self, p: Prefix<K>, entry: Entry) -> Result<(), Error> {
         let (t, rules) = (&mut self.t, &self.rules);
-        let first = p.addr().top(S);
         if u32::from(p.len()) > S {
-            let n = rules.node_at_index(p.addr());
+            let (first, n) = (p.addr().top(S), rules.node_at_index(p.addr()));
             return t.refresh_below::<K, S>(rules, p, (first, entry), n);
         }
-        let mut result = Ok(());
-        rules.expand(p, S, &mut |rel, n, best| {
-            if result.is_ok() {
-                result = t.set_slot(rules, first + rel, n, best);
-            }
-        });
-        result
+        t.set_span::<K, S>(rules, p)
     }
 }
 
@@ -178,7 +171,6 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         if K::BITS > 32 {
             return lookup_each(self, keys, out);
         }
-        let nodes = &self.t.nodes.items;
         let mut d = [LEAF; BATCH];
         let mut first = [Node::default(); BATCH];
         for (keys, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
@@ -186,8 +178,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
                 *d = self.t.direct.get(k.top(S)).copied().unwrap_or(LEAF);
             }
             for (n, &d) in first.iter_mut().zip(&d) {
-                let at = if d & LEAF == 0 { d as usize } else { 0 };
-                *n = nodes.get(at).copied().unwrap_or_default();
+                *n = self.t.root(d);
             }
             for (((o, k), &d), n) in out.iter_mut().zip(keys).zip(&d).zip(&first) {
                 *o = if d & LEAF != 0 {
@@ -214,8 +205,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
                 sum += u64::from(self.t.cover[first]);
             }
             for at in &mut at[..chunk.len()] {
-                let node = if *at & LEAF == 0 { *at as usize } else { 0 };
-                *at = self.t.nodes.items.get(node).map_or(0, |n| n.base0);
+                *at = self.t.root(*at).base0;
             }
             for &at in &at[..chunk.len()] {
                 sum += u64::from(self.t.leaf(at as usize));
@@ -238,13 +228,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         }
         let (t, rules) = (&mut p.t, &p.rules);
         (t.nodes.tight, t.leaves.tight) = (true, true);
-        let mut result = Ok(());
-        rules.expand(Prefix::default(), S, &mut |slot, n, best| {
-            if result.is_ok() {
-                result = t.set_slot(rules, slot, n, best);
-            }
-        });
-        result?;
+        t.set_span::<K, S>(rules, Prefix::default())?;
         (t.nodes.tight, t.leaves.tight) = (false, false);
         p.t.nodes.items.shrink_to_fit();
         p.t.leaves.items.shrink_to_fit();
@@ -268,16 +252,35 @@ impl Tables {
     fn entry_of<K: Key, const S: u32>(&self, p: Prefix<K>) -> Entry {
         let first = p.addr().top(S);
         let direct = self.direct[first];
-        let root = if direct & LEAF == 0 {
-            direct as usize
-        } else {
-            0
-        };
         Entry {
             direct,
             cover: self.cover[first],
-            root: self.nodes.items.get(root).copied().unwrap_or_default(),
+            root: self.root(direct),
         }
+    }
+
+    /// The root node of direct entry `d`; node 0 stands in for a leaf entry, so that callers
+    /// working on a batch select rather than branch.
+    #[inline]
+    fn root(&self, d: u32) -> Node {
+        let at = if d & LEAF == 0 { d as usize } else { 0 };
+        self.nodes.items.get(at).copied().unwrap_or_default()
+    }
+
+    /// Sets the direct entries prefix `p` (at most `S` bits) spans from the rules.
+    fn set_span<K: Key, const S: u32>(
+        &mut self,
+        rules: &Rules<K>,
+        p: Prefix<K>,
+    ) -> Result<(), Error> {
+        let first = p.addr().top(S);
+        let mut result = Ok(());
+        rules.expand(p, S, &mut |rel, n, best| {
+            if result.is_ok() {
+                result = self.set_slot(rules, first + rel, n, best);
+            }
+        });
+        result
     }
 
     /// The rest of a lookup from node `i`, `off` bits down.
