@@ -443,17 +443,25 @@ fn demo(seconds: f64, size: usize, prefixes: usize, rate: Option<Rate>) -> Resul
          {size} B frames to random destinations for {seconds} s ({})",
         rate.map_or("unpaced".to_string(), |r| r.to_string())
     );
-    let r = brick_bench::demo::run(&brick_bench::demo::Demo {
+    let demo = brick_bench::demo::Demo {
         prefixes,
         seconds,
         size,
         rate,
         progress: true,
+    };
+    let r = brick_bench::demo::run(&demo, |w| {
+        println!(
+            "node running; meanwhile: brick show counters --socket {}{}",
+            w.socket.display(),
+            w.metrics
+                .map_or(String::new(), |m| format!(", curl http://{m}/metrics"))
+        );
     })?;
     println!(
-        "table: {} prefixes, built in {:.0} ms, {:.1} MiB",
+        "node: {} static routes, started in {:.0} ms (RIB, FIB and threads); FIB lookup table {:.1} MiB",
         r.prefixes,
-        r.build_ms,
+        r.start_ms,
         r.table_bytes as f64 / (1 << 20) as f64
     );
     print!("{}", r.traffic.table());

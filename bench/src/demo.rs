@@ -1,23 +1,23 @@
-//! The embedded demo: one router node between two in-process cables, a generated forwarding table
-//! of Internet shape, and traffic through it from the generator to a sink that counts and times
-//! every frame. No root, no NIC, nothing to configure.
+//! The embedded demo: one router node (a [`Node`], as `brick run` starts it: worker, control
+//! plane, control socket, metrics) between two in-process cables, a generated table of Internet
+//! shape as its static routes, and traffic through it from the generator to a sink that counts
+//! and times every frame. No root, no NIC, nothing to configure.
 //!
 //! ```text
 //!   generator --mem--> [port 0  router  port 1] --mem--> sink
-//!   198.18.0.0/16         FIB: ~1M prefixes          16 next hops 198.19.0.1-16
+//!   198.18.0.0/16        ~1M static routes       16 next hops 198.19.0.1-16 (static neighbours)
 //! ```
 
-use std::net::Ipv4Addr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::Instant;
 
+use brick_io::backend::PortSpec;
 use brick_io::backend::mem::{self, CableConfig};
 use brick_io::poll::{self, IdlePolicy};
-use brick_io::{Pool, PoolConfig};
+use brick_router::Node;
 use brick_router::classify::Local;
-use brick_router::neighbor::{MacTable, Macs};
-use brick_router::pipeline::{Counters, Pipeline};
+use brick_router::config::{Config, IfAddr, PortConfig, RouteTarget, StaticNeighbor, StaticRoute};
+use brick_router::neighbor::MacTable;
 use brick_router::verdict::{DropReason, Punt};
 use brick_router::wire::ethernet::EthernetAddress;
 use brick_routing::{Fib, FibReader, Gateway, Lpm, NextHop, Poptrie4, Prefix};
@@ -110,9 +110,9 @@ pub struct Demo {
 pub struct DemoReport {
     /// Prefixes in the FIB.
     pub prefixes: usize,
-    /// Milliseconds to build the lookup table.
-    pub build_ms: f64,
-    /// Bytes of the lookup structure.
+    /// Milliseconds from the configuration to a running node (RIB, FIB, threads).
+    pub start_ms: f64,
+    /// Bytes of the FIB's lookup structure.
     pub table_bytes: usize,
     /// Frames the router forwarded, per second, in millions.
     pub forwarded_mpps: f64,
@@ -192,7 +192,11 @@ pub fn router_setup(routes: &[(Prefix<u32>, NextHop)]) -> Result<RouterSetup, Er
 }
 
 /// Random UDP flows from 198.18.0.0/16 to random addresses in `from..=to`, to the router's MAC.
-fn internet_stream(name: &str, from: [u8; 4], to: [u8; 4], weight: u32, size: usize) -> StreamSpec {
+fn internet_stream(name: &str, from: [u8; 4], to: [u8; 4], size: usize) -> StreamSpec {
+    let (from, to) = (
+        u32::from(Ipv4Addr::from(from)),
+        u32::from(Ipv4Addr::from(to)),
+    );
     StreamSpec {
         name: name.into(),
         src_mac: Mac([0x02, 0, 0, 0, 0, 0x01]),
@@ -201,74 +205,116 @@ fn internet_stream(name: &str, from: [u8; 4], to: [u8; 4], weight: u32, size: us
             u32::from(Ipv4Addr::new(198, 18, 0, 0)),
             u32::from(Ipv4Addr::new(198, 18, 255, 255)),
         ),
-        dst_ip: IpRange::V4(
-            u32::from(Ipv4Addr::from(from)),
-            u32::from(Ipv4Addr::from(to)),
-        ),
+        dst_ip: IpRange::V4(from, to),
         protocol: Protocol::Udp,
         src_port: PortRange(1024, 65535),
         dst_port: PortRange(9, 9),
         size: Size::Fixed(size),
         random: true,
-        weight,
+        // Streams share the rate by the addresses they cover, so destinations are uniform.
+        weight: ((to - from) >> 16) + 1,
         ttl: 64,
     }
 }
 
-/// Builds the table, starts the router, runs the traffic, and reports.
-pub fn run(d: &Demo) -> Result<DemoReport, Error> {
-    let routes = internet_table(d.prefixes, 0x5eed_b51c);
-    let RouterSetup {
-        reader,
-        ports,
-        neighbors,
-        build_ms,
-        table_bytes,
-    } = router_setup(&routes)?;
+/// The node's configuration: port 0 (`gen`, 198.18.0.254/16) faces the sources, port 1 (`sink`,
+/// 198.19.0.254/24) the next hops; `routes` become static routes via 198.19.0.k, and each next
+/// hop is a static neighbour with MAC 02:00:00:00:k/256+2:k%256, so nothing waits for ARP.
+fn node_config(routes: &[(Prefix<u32>, NextHop)], core: usize) -> Config {
+    let port = |name: &str, addr: Ipv4Addr, len: u8, mac: [u8; 6]| PortConfig {
+        name: name.into(),
+        backend: PortSpec::Mem { cable: name.into() },
+        addresses: vec![IfAddr { addr, len }],
+        addresses6: Vec::new(),
+        mtu: None,
+        mac: Some(EthernetAddress(mac)),
+    };
+    let gateway = |k: NextHop| {
+        let [hi, lo] = k.to_be_bytes();
+        (Ipv4Addr::new(198, 19, hi, lo), [0x02, 0, 0, 0, hi + 2, lo])
+    };
+    let max = routes.iter().map(|&(_, nh)| nh).max().unwrap_or(0);
+    Config {
+        node: 0,
+        cores: vec![core],
+        idle: IdlePolicy::default(),
+        nice: 0,
+        socket: std::env::temp_dir().join(format!("brick-demo-{}.sock", std::process::id())),
+        punt_rate: 10_000,
+        icmp_rate: 100,
+        metrics: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
+        ports: vec![
+            port("gen", Ipv4Addr::new(198, 18, 0, 254), 16, ROUTER_MAC),
+            port(
+                "sink",
+                Ipv4Addr::new(198, 19, 0, 254),
+                24,
+                [2, 0, 0, 0, 1, 1],
+            ),
+        ],
+        routes: routes
+            .iter()
+            .map(|&(prefix, nh)| StaticRoute {
+                prefix,
+                target: RouteTarget::Via(gateway(nh).0),
+            })
+            .collect(),
+        routes6: Vec::new(),
+        neighbors: (1..=max)
+            .map(|k| {
+                let (addr, mac) = gateway(k);
+                StaticNeighbor {
+                    addr: addr.into(),
+                    mac: EthernetAddress(mac),
+                }
+            })
+            .collect(),
+    }
+}
 
+/// Where the running demo node can be watched from outside.
+#[derive(Debug, Clone)]
+pub struct Watch {
+    /// Its control socket, for `brick show ... --socket`.
+    pub socket: std::path::PathBuf,
+    /// Its Prometheus endpoint.
+    pub metrics: Option<SocketAddr>,
+}
+
+/// Builds the table, starts the node, runs the traffic, and reports; `started` is told where
+/// to watch the node once it runs.
+pub fn run(d: &Demo, started: impl FnOnce(&Watch)) -> Result<DemoReport, Error> {
+    let routes = internet_table(d.prefixes, 0x5eed_b51c);
+    let cores = poll::cores();
+    let cfg = node_config(
+        &routes,
+        cores.get(1).or(cores.first()).copied().unwrap_or(0),
+    );
     let cable = CableConfig {
         slots: 4096,
         ..Default::default()
     };
     let (gen_end, r0) = mem::cable("gen", "r0", cable)?;
     let (r1, sink_end) = mem::cable("r1", "sink", cable)?;
-    let (rx0, tx0) = r0.with_id(0).split();
-    let (rx1, tx1) = r1.with_id(1).split();
-    let mut rx: Vec<_> = rx0.into_iter().chain(rx1).collect();
-    let mut tx: Vec<_> = tx0.into_iter().chain(tx1).collect();
-    let rx_ports: Vec<u16> = rx.iter().map(|q| q.port()).collect();
-    let cores = poll::cores();
-    let stop = Arc::new(AtomicBool::new(false));
-    let s = Arc::clone(&stop);
-    let router = poll::spawn(
-        "router",
-        cores.get(1).copied(),
-        move || -> Result<Counters, Error> {
-            // Built here: a pipeline holds packets, which belong to this thread's pool.
-            let mut pipeline = Pipeline::new(reader, ports, Macs::new(neighbors));
-            let pool = Pool::new(PoolConfig::default())?;
-            poll::run(
-                &mut rx,
-                &pool,
-                brick_io::DEFAULT_BURST,
-                IdlePolicy::default(),
-                &s,
-                |i, burst| {
-                    pipeline.process(rx_ports[i], burst, &mut tx);
-                },
-            );
-            Ok(pipeline.counters)
-        },
-    )?;
+    let start = Instant::now();
+    let node = Node::start_with(&cfg, vec![r0, r1.with_id(1)])
+        .map_err(|e| Error::Usage(format!("starting the demo node: {e}")))?;
+    let start_ms = start.elapsed().as_secs_f64() * 1e3;
+    started(&Watch {
+        socket: cfg.socket.clone(),
+        metrics: node.metrics_addr(),
+    });
 
     let profile = Profile {
         rate: d.rate,
         duration: Some(d.seconds),
         count: None,
-        // Unicast space without 127/8, in two streams weighted by their size.
+        // Unicast space without 127/8 and without the node's own subnets (198.18.0.0/15),
+        // whose hosts nobody answers for.
         streams: vec![
-            internet_stream("1-126", [1, 0, 0, 0], [126, 255, 255, 255], 126, d.size),
-            internet_stream("128-223", [128, 0, 0, 0], [223, 255, 255, 255], 96, d.size),
+            internet_stream("1-126", [1, 0, 0, 0], [126, 255, 255, 255], d.size),
+            internet_stream("128-198.17", [128, 0, 0, 0], [198, 17, 255, 255], d.size),
+            internet_stream("198.20-223", [198, 20, 0, 0], [223, 255, 255, 255], d.size),
         ],
     };
     let (_, gen_tx) = gen_end.split();
@@ -280,13 +326,12 @@ pub fn run(d: &Demo) -> Result<DemoReport, Error> {
         ..Default::default()
     };
     let (report, _, _) = traffic::run(&profile, gen_tx, sink_rx, &opts)?;
-    stop.store(true, Ordering::Relaxed);
-    let c = router
-        .join()
-        .map_err(|_| Error::Usage("the router thread panicked".into()))??;
+    let c = node.counters();
+    let table_bytes = node.fib_bytes();
+    node.stop();
     Ok(DemoReport {
         prefixes: routes.len(),
-        build_ms,
+        start_ms,
         table_bytes,
         forwarded_mpps: c.forwarded as f64 / report.seconds / 1e6,
         drops: DropReason::ALL
@@ -319,13 +364,17 @@ mod tests {
     /// forwarded (the default route catches all), none lost, latency measured.
     #[test]
     fn demo_forwards_everything_it_is_offered() {
-        let r = run(&Demo {
-            prefixes: 20_000,
-            seconds: 0.5,
-            size: 64,
-            rate: Some(Rate::Pps(20_000.0)),
-            progress: false,
-        })
+        let mut watch = None;
+        let r = run(
+            &Demo {
+                prefixes: 20_000,
+                seconds: 0.5,
+                size: 64,
+                rate: Some(Rate::Pps(20_000.0)),
+                progress: false,
+            },
+            |w| watch = Some(w.clone()),
+        )
         .unwrap();
         let t = &r.traffic;
         assert!(t.tx_packets > 9_000, "{}", t.table());
@@ -337,5 +386,8 @@ mod tests {
             r.drops.is_empty() && r.no_route == 0 && r.unresolved == 0,
             "{r:?}"
         );
+        let watch = watch.expect("told where to watch");
+        assert!(watch.metrics.is_some());
+        assert!(!watch.socket.exists(), "the node removed its socket");
     }
 }

@@ -26,6 +26,10 @@
 //! [[route]]
 //! prefix = "0.0.0.0/0"
 //! via = "10.2.0.2"                        # or `port = "wan"` for an on-link route
+//!
+//! [[neighbor]]                            # a static ARP / ND entry, never aged or overridden
+//! address = "10.2.0.2"                    # on a port's subnet (or an IPv6 link-local address)
+//! mac = "02:00:00:00:02:02"
 //! ```
 //!
 //! Every error names the file, the line and the reason; unknown keys are errors, so a typo never
@@ -272,6 +276,17 @@ pub struct Config {
     pub routes: Vec<StaticRoute>,
     /// Static IPv6 routes.
     pub routes6: Vec<StaticRoute6>,
+    /// Static ARP and ND entries.
+    pub neighbors: Vec<StaticNeighbor>,
+}
+
+/// A neighbour whose MAC the operator fixed, as `ip neigh add ... nud permanent` does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StaticNeighbor {
+    /// Its address, on a port's subnet (or IPv6 link-local).
+    pub addr: IpAddr,
+    /// Its MAC.
+    pub mac: EthernetAddress,
 }
 
 /// The default control socket path.
@@ -291,6 +306,8 @@ struct Raw {
     ports: Vec<Spanned<RawPort>>,
     #[serde(default, rename = "route")]
     routes: Vec<Spanned<RawRoute>>,
+    #[serde(default, rename = "neighbor")]
+    neighbors: Vec<Spanned<RawNeighbor>>,
 }
 
 #[derive(Deserialize)]
@@ -374,6 +391,13 @@ struct RawRoute {
     prefix: Spanned<String>,
     via: Option<Spanned<String>>,
     port: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNeighbor {
+    address: Spanned<String>,
+    mac: Spanned<String>,
 }
 
 /// Deserializes through `FromStr`, so a bad value gets its span (and so its line).
@@ -481,7 +505,8 @@ impl Config {
             match &mut backend {
                 PortSpec::AfPacket { cfg, .. } => cfg.queues = workers,
                 PortSpec::AfXdp { cfg, .. } => cfg.queues = workers,
-                PortSpec::Pcap { .. } => unreachable!("refused by Backend::from_str"),
+                // Refused by `Backend::from_str`.
+                PortSpec::Pcap { .. } | PortSpec::Mem { .. } => {}
             }
             let (mut addresses, mut addresses6) = (Vec::new(), Vec::new());
             for a in &p.addresses {
@@ -581,6 +606,7 @@ impl Config {
                 })
         };
         let (mut routes, mut routes6) = (Vec::new(), Vec::<StaticRoute6>::new());
+        let (mut seen, mut seen6) = (HashSet::new(), HashSet::new());
         for sr in &raw.routes {
             let twice = |p: String| {
                 at(
@@ -590,17 +616,49 @@ impl Config {
             };
             if sr.get_ref().prefix.get_ref().contains(':') {
                 let (prefix, target) = route(sr, &subnets6, "IPv6", &at, &port_of)?;
-                if routes6.iter().any(|r| r.prefix == prefix) {
+                if !seen6.insert(prefix) {
                     return Err(twice(prefix.to_string()));
                 }
                 routes6.push(StaticRoute6 { prefix, target });
             } else {
                 let (prefix, target) = route(sr, &subnets, "IPv4", &at, &port_of)?;
-                if routes.iter().any(|r: &StaticRoute| r.prefix == prefix) {
+                if !seen.insert(prefix) {
                     return Err(twice(prefix.to_string()));
                 }
                 routes.push(StaticRoute { prefix, target });
             }
+        }
+
+        let mut neighbors: Vec<StaticNeighbor> = Vec::new();
+        for sn in &raw.neighbors {
+            let n = sn.get_ref();
+            let (a, a_at) = (n.address.get_ref(), n.address.span().start);
+            let addr: IpAddr = a
+                .parse()
+                .map_err(|_| at(a_at, format!("neighbor address {a:?} is not an IP address")))?;
+            let on_link = match addr {
+                IpAddr::V4(v4) => subnets
+                    .iter()
+                    .any(|&(subnet, ours)| subnet.contains(u32::from(v4)) && ours != v4),
+                IpAddr::V6(v6) => {
+                    v6.is_unicast_link_local()
+                        || subnets6
+                            .iter()
+                            .any(|&(subnet, ours)| subnet.contains(u128::from(v6)) && ours != v6)
+                }
+            };
+            if !on_link {
+                return Err(at(
+                    a_at,
+                    format!("neighbor {addr}: not a neighbour on any port's subnet"),
+                ));
+            }
+            let mac = parse_mac(n.mac.get_ref())
+                .map_err(|e| at(n.mac.span().start, format!("neighbor {addr}: {e}")))?;
+            if neighbors.iter().any(|o| o.addr == addr) {
+                return Err(at(a_at, format!("neighbor {addr} is given twice")));
+            }
+            neighbors.push(StaticNeighbor { addr, mac });
         }
 
         Ok(Config {
@@ -615,6 +673,7 @@ impl Config {
             ports,
             routes,
             routes6,
+            neighbors,
         })
     }
 }
@@ -683,7 +742,7 @@ pub fn parse_mac(s: &str) -> Result<EthernetAddress, String> {
     }
     let mac = EthernetAddress(mac);
     if !mac.is_unicast() {
-        return Err(format!("MAC {s}: a port needs a unicast address"));
+        return Err(format!("MAC {s}: not a unicast address"));
     }
     Ok(mac)
 }
@@ -729,6 +788,14 @@ port = "lan"
 [[route]]
 prefix = "2001:db8::/32"
 via = "fd02::2"
+
+[[neighbor]]
+address = "10.2.0.2"
+mac = "02:00:00:00:02:02"
+
+[[neighbor]]
+address = "fe80::2"
+mac = "02:00:00:00:02:03"
 "#;
 
     fn err(text: &str) -> ConfigError {
@@ -763,6 +830,19 @@ via = "fd02::2"
             RouteTarget::Via("fd02::2".parse().unwrap())
         );
         assert_eq!(c.routes6[0].prefix.to_string(), "2001:db8::/32");
+        assert_eq!(
+            c.neighbors,
+            [
+                StaticNeighbor {
+                    addr: [10, 2, 0, 2].into(),
+                    mac: EthernetAddress([2, 0, 0, 0, 2, 2])
+                },
+                StaticNeighbor {
+                    addr: "fe80::2".parse().unwrap(),
+                    mac: EthernetAddress([2, 0, 0, 0, 2, 3])
+                },
+            ]
+        );
     }
 
     #[test]
@@ -827,6 +907,32 @@ via = "fd02::2"
                 "via = \"10.2.0.2\"",
                 "not an IPv6 address",
             ),
+            (
+                "address = \"10.2.0.2\"",
+                "address = \"10.2.0.300\"",
+                "not an IP address",
+            ),
+            (
+                "address = \"10.2.0.2\"",
+                "address = \"10.2.0.1\"",
+                "not a neighbour",
+            ),
+            (
+                "address = \"fe80::2\"",
+                "address = \"fd09::2\"",
+                "not a neighbour",
+            ),
+            (
+                "\"02:00:00:00:02:02\"",
+                "\"01:00:5e:00:00:01\"",
+                "not a unicast address",
+            ),
+            ("\"02:00:00:00:02:03\"", "\"02:00:00:00:02\"", "MAC"),
+            (
+                "address = \"fe80::2\"",
+                "address = \"10.2.0.2\"",
+                "given twice",
+            ),
         ];
         for (from, to, reason) in cases {
             let text = GOOD.replacen(from, to, 1);
@@ -857,6 +963,8 @@ via = "fd02::2"
 
     #[test]
     fn whole_file_errors() {
+        let e = err(&GOOD.replace("[[neighbor]]\n", "[[neighbor]]\nport = \"wan\"\n"));
+        assert!(e.reason.contains("unknown field `port`"), "{e}");
         assert!(err("node = 1\n").reason.contains("no [[port]]"));
         assert!(
             err(&GOOD.replace("via = \"10.2.0.2\"", ""))

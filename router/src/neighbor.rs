@@ -213,6 +213,10 @@ enum State {
         next_probe: u64,
     },
     Failed,
+    /// Configured by the operator: never aged, probed or changed by what the wire says.
+    Permanent {
+        mac: EthernetAddress,
+    },
 }
 
 impl State {
@@ -275,15 +279,32 @@ impl<P> Neighbors<P> {
         self.entries.is_empty()
     }
 
-    /// The MAC of `ip` if it is known (reachable or stale), for `brick show neighbors`.
+    /// The MAC of `ip` if it is known (reachable, stale or permanent), for `brick show
+    /// neighbors`.
     pub fn get(&self, ip: impl Into<IpAddr>) -> Option<EthernetAddress> {
         match self.entries.get(&ip.into())?.state {
-            State::Reachable { mac, .. } | State::Stale { mac, .. } => Some(mac),
+            State::Reachable { mac, .. } | State::Stale { mac, .. } | State::Permanent { mac } => {
+                Some(mac)
+            }
             _ => None,
         }
     }
 
-    /// The MACs usable now (reachable and stale entries), for the data path.
+    /// Fixes `ip` at `mac` (a static entry from the configuration), over whatever was there;
+    /// packets waiting for it are returned to be sent. Static entries do not count against
+    /// `max_entries` evictions: they are never evicted.
+    pub fn set_permanent(&mut self, ip: impl Into<IpAddr>, mac: EthernetAddress) -> Vec<P> {
+        let e = self.entries.entry(ip.into()).or_insert_with(|| Entry {
+            state: State::Failed,
+            used: 0,
+            confirmed: 0,
+            pending: VecDeque::new(),
+        });
+        e.state = State::Permanent { mac };
+        e.pending.drain(..).collect()
+    }
+
+    /// The MACs usable now (reachable, stale and permanent entries), for the data path.
     pub fn macs(&self) -> MacTable {
         self.entries
             .keys()
@@ -303,6 +324,7 @@ impl<P> Neighbors<P> {
                     State::Reachable { .. } => "reachable",
                     State::Stale { .. } => "stale",
                     State::Failed => "failed",
+                    State::Permanent { .. } => "permanent",
                 };
                 (*ip, self.get(*ip), state)
             })
@@ -359,6 +381,7 @@ impl<P> Neighbors<P> {
         };
         e.used = now;
         match e.state {
+            State::Permanent { mac } => Lookup::Mac(mac),
             State::Reachable { mac, until } if now < until => Lookup::Mac(mac),
             State::Reachable { mac, .. } => {
                 e.state = State::Stale {
@@ -431,6 +454,9 @@ impl<P> Neighbors<P> {
             return None;
         }
         let e = self.entries.get_mut(&ip)?;
+        if matches!(e.state, State::Permanent { .. }) {
+            return None;
+        }
         e.state = State::Reachable {
             mac,
             until: now + self.cfg.reachable_ms,
@@ -461,6 +487,7 @@ impl<P> Neighbors<P> {
             until: now + reachable_ms,
         };
         let known = match e.state {
+            State::Permanent { .. } => return None,
             State::Reachable { mac, .. } | State::Stale { mac, .. } => Some(mac),
             State::Incomplete { .. } | State::Failed => None,
         };
@@ -564,6 +591,35 @@ mod tests {
             max_pending: 2,
             ..Default::default()
         })
+    }
+
+    /// A static entry answers lookups at once, ignores what ARP and ND say, never ages, and
+    /// survives a full table; set over a pending resolution, it releases the waiting packets.
+    #[test]
+    fn permanent_entries_stay_as_configured() {
+        let mut t = table();
+        let other = EthernetAddress([2, 0, 0, 0, 0, 8]);
+        assert_eq!(
+            t.lookup(ip(1), Some(5), 0),
+            Lookup::Pending { request: true }
+        );
+        assert_eq!(t.set_permanent(ip(1), MAC), vec![5]);
+        assert_eq!(t.lookup(ip(1), Some(6), 1), Lookup::Mac(MAC));
+        assert_eq!(t.learn(ip(1), other, true, 2), None);
+        assert_eq!(t.advert(ip(1), other, true, true, 3), None);
+        assert!(t.tick(u64::MAX / 2).is_empty());
+        for n in 2..=4 {
+            t.learn(ip(n), other, true, 4);
+        }
+        t.tick(u64::MAX / 2);
+        assert_eq!(
+            t.lookup(ip(9), None, 5),
+            Lookup::Pending { request: true },
+            "an evicted stale entry made room"
+        );
+        assert_eq!(t.get(ip(1)), Some(MAC));
+        assert_eq!(t.list()[0], (ip(1), Some(MAC), "permanent"));
+        assert!(t.macs().get(ip(1)).is_some());
     }
 
     #[test]

@@ -103,6 +103,10 @@ fn udp(dst: [u8; 4], seq: u32) -> Vec<u8> {
 }
 
 fn config(socket: &str) -> Config {
+    config_with(socket, "")
+}
+
+fn config_with(socket: &str, extra: &str) -> Config {
     let core = brick_io::poll::cores().first().copied().unwrap_or(0);
     let text = format!(
         r#"
@@ -122,7 +126,7 @@ name = "wan"
 backend = "af_packet:unused1"
 addresses = ["10.2.0.1/24"]
 mac = "02:00:00:00:01:01"
-"#
+{extra}"#
     );
     Config::parse("node_mem.toml", &text).unwrap()
 }
@@ -266,4 +270,41 @@ fn a_node_on_mem_cables_resolves_forwards_and_reports() {
     );
     node.stop();
     assert!(!socket.exists(), "the socket goes with the node");
+}
+
+/// Input: a node with a static neighbour 10.2.0.7 on wan, and a packet from h0 to it. Output: the
+/// packet leaves towards the configured MAC at once, no ARP request for 10.2.0.7 goes out, and
+/// `show neighbors` lists it as permanent.
+#[test]
+fn a_static_neighbor_needs_no_arp() {
+    let socket =
+        std::env::temp_dir().join(format!("brick-node-static-{}.sock", std::process::id()));
+    let (r0, h0) = cable("r0", "h0", CableConfig::default()).unwrap();
+    let (r1, h1) = cable("r1", "h1", CableConfig::default()).unwrap();
+    let extra = "[[neighbor]]\naddress = \"10.2.0.7\"\nmac = \"02:00:00:00:02:07\"\n";
+    let cfg = config_with(socket.to_str().unwrap(), extra);
+    let node = Node::start_with(&cfg, vec![r0, r1.with_id(1)]).unwrap();
+    let (mut h0, mut h1) = (Host::new(h0), Host::new(h1));
+    h0.send(&[udp([10, 2, 0, 7], 1)]);
+    let got = h1.recv(|_| true, 2, Duration::from_secs(2));
+    let asks_for_7 =
+        |f: &Vec<u8>| is_arp(f) && arp(f).target_protocol_addr.octets() == [10, 2, 0, 7];
+    assert!(!got.iter().any(asks_for_7), "no ARP for a static neighbour");
+    let fwd: Vec<_> = got.iter().filter(|f| !is_arp(f)).collect();
+    assert_eq!(fwd.len(), 1, "{got:?}");
+    assert_eq!(&fwd[0][0..6], &[2, 0, 0, 0, 2, 7]);
+    assert_eq!(node.counters().forwarded, 1, "the fast path");
+    let listed = |out: &str| {
+        out.lines().any(|l| {
+            l.contains("10.2.0.7") && l.contains("02:00:00:00:02:07") && l.contains("permanent")
+        })
+    };
+    // The control thread refreshes what `show` reads every 100 ms.
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut out = node.command("show neighbors");
+    while !listed(&out) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        out = node.command("show neighbors");
+    }
+    assert!(listed(&out), "{out}");
 }

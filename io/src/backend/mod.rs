@@ -54,6 +54,12 @@ pub enum PortSpec {
         /// Queues and options.
         cfg: af_xdp::AfXdpConfig,
     },
+    /// One end of an in-process mem cable, named for `show ports`. Only the program that made
+    /// the cable holds the port ([`mem::cable`]), so [`PortSpec::open`] refuses it.
+    Mem {
+        /// The cable's name.
+        cable: String,
+    },
     /// A pcap port.
     Pcap {
         /// File read as the rx queue.
@@ -76,6 +82,10 @@ impl PortSpec {
                 within(netns.as_deref(), || af_xdp::open(ifname, cfg.clone()))?
             }
             PortSpec::Pcap { rx, tx } => pcap::open(rx.as_deref(), tx.as_deref(), 65535),
+            PortSpec::Mem { cable } => Err(Error::Config(format!(
+                "mem:{cable}: a mem port is one end of a cable inside one process; the program \
+                 that made the cable runs it (`brick demo`)"
+            ))),
         }
     }
 }
@@ -146,8 +156,12 @@ impl FromStr for PortSpec {
                 }
                 Ok(PortSpec::Pcap { rx, tx })
             }
+            "mem" if !rest.is_empty() => Ok(PortSpec::Mem {
+                cable: rest.to_string(),
+            }),
+            "mem" => Err(bad("needs a cable name, e.g. mem:r0")),
             other => Err(bad(&format!(
-                "unknown port kind {other:?} (af_packet, af_xdp, pcap)"
+                "unknown port kind {other:?} (af_packet, af_xdp, pcap, mem)"
             ))),
         }
     }
@@ -201,6 +215,7 @@ impl fmt::Display for PortSpec {
                     .collect();
                 f.write_str(&parts.join(","))
             }
+            PortSpec::Mem { cable } => write!(f, "mem:{cable}"),
         }
     }
 }
@@ -263,6 +278,7 @@ mod tests {
             "af_xdp:eth1,zerocopy,native",
             "pcap:rx=a.pcap,tx=b.pcap",
             "pcap:tx=out.pcap",
+            "mem:gen-r0",
         ] {
             assert_eq!(s.parse::<PortSpec>().unwrap().to_string(), s);
         }
@@ -280,12 +296,19 @@ mod tests {
             ("af_xdp:@ns", "no interface name"),
             ("af_packet:eth0,fast", "unknown option"),
             ("af_packet:eth0@", "empty namespace"),
+            ("mem:", "needs a cable name"),
             ("pcap:", "unknown option"),
             ("pcap:mode=1", "unknown option"),
         ] {
             let e = s.parse::<PortSpec>().unwrap_err().to_string();
             assert!(e.contains(why) && e.contains(s), "{s}: {e}");
         }
+    }
+
+    #[test]
+    fn a_mem_port_cannot_be_opened_alone() {
+        let e = "mem:r0".parse::<PortSpec>().unwrap().open().unwrap_err();
+        assert!(e.to_string().contains("one end of a cable"), "{e}");
     }
 
     #[test]

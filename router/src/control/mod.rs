@@ -189,6 +189,20 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         self
     }
 
+    /// Fixes the MACs of configured neighbours (see [`Neighbors::set_permanent`]) and publishes
+    /// them to the data path.
+    pub fn with_static_neighbors(
+        mut self,
+        statics: impl IntoIterator<Item = (IpAddr, EthernetAddress)>,
+    ) -> Self {
+        for (ip, mac) in statics {
+            // Nothing waits yet: the node has not forwarded anything.
+            let _ = self.neighbors.set_permanent(ip, mac);
+        }
+        self.macs.publish(self.neighbors.macs());
+        self
+    }
+
     /// The ARP cache, for `brick show neighbors`.
     pub fn neighbors(&self) -> &Neighbors<Waiting> {
         &self.neighbors

@@ -11,7 +11,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::Shared;
-use crate::pipeline::Counters;
 use crate::verdict::{DropReason, Punt};
 
 /// Serves scrapes until `stop`.
@@ -100,10 +99,7 @@ fn family<V: std::fmt::Display>(
 
 /// The exposition, as of now.
 pub(super) fn render(shared: &Shared) -> String {
-    let mut c = Counters::default();
-    for w in &shared.workers {
-        c.add(&w.load());
-    }
+    let c = shared.counters();
     let mut o = String::new();
     let none = String::new;
     family(

@@ -156,6 +156,8 @@ struct Shared {
     ports: Vec<PortView>,
     routes: Mutex<Rib<u32>>,
     routes6: Mutex<Rib<u128>>,
+    /// The published IPv4 FIB, as the workers read it.
+    fib: FibReader<u32, Poptrie4>,
     workers: Vec<Arc<Published>>,
     control: Mutex<ControlView>,
 }
@@ -377,6 +379,7 @@ impl Node {
             ports: views,
             routes: Mutex::new(rib),
             routes6: Mutex::new(rib6),
+            fib: reader.clone(),
             workers: published,
             control: Mutex::new(ControlView::default()),
         });
@@ -384,7 +387,9 @@ impl Node {
             icmp_rate: cfg.icmp_rate,
             ..Limits::default()
         };
-        let control = ControlPlane::new(control_ports, reader, macs, limits).with_v6(reader6);
+        let control = ControlPlane::new(control_ports, reader, macs, limits)
+            .with_v6(reader6)
+            .with_static_neighbors(cfg.neighbors.iter().map(|n| (n.addr, n.mac)));
         let (s, sh) = (Arc::clone(&stop), Arc::clone(&shared));
         threads
             .handles
@@ -432,6 +437,16 @@ impl Node {
         show::answer(&self.shared, line)
     }
 
+    /// The forwarding counters of all workers, summed (what `show counters` prints).
+    pub fn counters(&self) -> Counters {
+        self.shared.counters()
+    }
+
+    /// Bytes of the IPv4 FIB's lookup structure (what the forwarding cores keep in cache).
+    pub fn fib_bytes(&self) -> usize {
+        self.shared.fib.load().lpm().lookup_bytes()
+    }
+
     /// Where the Prometheus endpoint listens (the bound address when the configuration asked
     /// for port 0).
     pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
@@ -460,6 +475,17 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+impl Shared {
+    /// Every worker's forwarding counters, summed.
+    fn counters(&self) -> Counters {
+        let mut total = Counters::default();
+        for w in &self.workers {
+            total.add(&w.load());
+        }
+        total
     }
 }
 

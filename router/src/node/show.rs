@@ -14,7 +14,6 @@ use brick_routing::Key;
 use brick_routing::rib::Rib;
 
 use super::{NodeError, Shared};
-use crate::pipeline::Counters;
 
 /// Binds the control socket; a socket file left by a dead node is replaced, a live one refused.
 pub(super) fn bind(path: &Path) -> Result<UnixListener, NodeError> {
@@ -142,10 +141,7 @@ pub(super) fn answer(shared: &Shared, line: &str) -> String {
             }
         }
         ["show", "counters"] => {
-            let mut total = Counters::default();
-            for w in &shared.workers {
-                total.add(&w.load());
-            }
+            let total = shared.counters();
             let _ = writeln!(
                 o,
                 "node {} data path ({} workers):",
