@@ -48,11 +48,24 @@ pub struct Route<K> {
     pub paths: Vec<Gateway<K>>,
 }
 
-/// Routes by prefix, the installed best of each, and the next-hop groups in use.
+/// Routes by prefix with the installed best of each, and the next-hop groups in use.
 #[derive(Debug)]
 pub struct Rib<K> {
-    routes: BTreeMap<Prefix<K>, Vec<Route<K>>>,
-    installed: HashMap<Prefix<K>, NextHop>,
+    routes: BTreeMap<Prefix<K>, Offers<K>>,
+    groups: NextHops<K>,
+}
+
+/// What the sources offer for one prefix, and the next hop installed for it ([`NO_ROUTE`]: none
+/// yet).
+#[derive(Debug)]
+struct Offers<K> {
+    routes: Vec<Route<K>>,
+    installed: NextHop,
+}
+
+/// The ECMP groups in use, each with its next-hop index and a reference count.
+#[derive(Debug)]
+struct NextHops<K> {
     groups: HashMap<Vec<Gateway<K>>, (NextHop, usize)>,
     members: Vec<Vec<Gateway<K>>>,
     free_ids: Vec<NextHop>,
@@ -108,12 +121,19 @@ impl<K: Key> Default for Rib<K> {
     fn default() -> Self {
         Rib {
             routes: BTreeMap::new(),
-            installed: HashMap::new(),
-            groups: HashMap::new(),
-            // Index 0 is NO_ROUTE.
-            members: vec![Vec::new()],
-            free_ids: Vec::new(),
+            groups: NextHops {
+                groups: HashMap::new(),
+                // Index 0 is NO_ROUTE.
+                members: vec![Vec::new()],
+                free_ids: Vec::new(),
+            },
         }
+    }
+}
+
+impl<K: Key> Offers<K> {
+    fn best(&self) -> Option<&Route<K>> {
+        self.routes.iter().min_by_key(|r| r.rank())
     }
 }
 
@@ -126,24 +146,26 @@ impl<K: Key> Rib<K> {
         if route.paths.is_empty() || route.paths.len() > MAX_PATHS {
             return Err(Error::BadGroup(route.paths.len()));
         }
-        let offers = self.routes.entry(prefix).or_default();
+        let offers = self.routes.entry(prefix).or_insert_with(|| Offers {
+            routes: Vec::new(),
+            installed: NO_ROUTE,
+        });
         let previous = offers
+            .routes
             .iter()
             .position(|r| r.source == route.source)
-            .map(|i| (i, offers.remove(i)));
-        offers.push(route);
-        let result = self.reselect(prefix);
+            .map(|i| (i, offers.routes.remove(i)));
+        offers.routes.push(route);
+        let result = self.groups.reselect(prefix, offers);
         if result.is_err() {
             // A route the FIB cannot take (no next-hop id left) changes nothing: put back what
             // the source offered before. `reselect` fails before it changes any state.
-            if let Some(offers) = self.routes.get_mut(&prefix) {
-                offers.pop();
-                if let Some((i, old)) = previous {
-                    offers.insert(i, old);
-                }
-                if offers.is_empty() {
-                    self.routes.remove(&prefix);
-                }
+            offers.routes.pop();
+            if let Some((i, old)) = previous {
+                offers.routes.insert(i, old);
+            }
+            if offers.routes.is_empty() {
+                self.routes.remove(&prefix);
             }
         }
         result
@@ -151,33 +173,39 @@ impl<K: Key> Rib<K> {
 
     /// Withdraws what `source` offered for `prefix`. Returns the FIB changes.
     pub fn withdraw(&mut self, prefix: Prefix<K>, source: Source) -> Result<Vec<Update<K>>, Error> {
-        if let Some(offers) = self.routes.get_mut(&prefix) {
-            offers.retain(|r| r.source != source);
-            if offers.is_empty() {
-                self.routes.remove(&prefix);
-            }
+        let Some(offers) = self.routes.get_mut(&prefix) else {
+            return Ok(Vec::new());
+        };
+        offers.routes.retain(|r| r.source != source);
+        let result = self.groups.reselect(prefix, offers);
+        if offers.routes.is_empty() {
+            self.routes.remove(&prefix);
         }
-        self.reselect(prefix)
+        result
     }
 
     /// The best route for `prefix`.
     pub fn best(&self, prefix: Prefix<K>) -> Option<&Route<K>> {
-        self.routes.get(&prefix)?.iter().min_by_key(|r| r.rank())
+        self.routes.get(&prefix)?.best()
     }
 
     /// The best route of every prefix, in prefix order (for `brick show routes`).
     pub fn routes(&self) -> impl Iterator<Item = (Prefix<K>, &Route<K>)> {
         self.routes
             .iter()
-            .filter_map(|(p, offers)| Some((*p, offers.iter().min_by_key(|r| r.rank())?)))
+            .filter_map(|(p, offers)| Some((*p, offers.best()?)))
     }
 
-    /// Everything a FIB built from scratch needs: the installed routes and the groups (index
-    /// `i` of the list is next hop `i`).
+    /// Everything a FIB built from scratch needs: the installed routes, in prefix order, and
+    /// the groups (index `i` of the list is next hop `i`).
     pub fn snapshot(&self) -> (Routes<K>, Groups<K>) {
-        let mut routes: Vec<_> = self.installed.iter().map(|(p, nh)| (*p, *nh)).collect();
-        routes.sort_unstable();
-        (routes, self.members.clone())
+        let routes = self
+            .routes
+            .iter()
+            .filter(|(_, o)| o.installed != NO_ROUTE)
+            .map(|(p, o)| (*p, o.installed))
+            .collect();
+        (routes, self.groups.members.clone())
     }
 
     /// Number of prefixes with a route.
@@ -189,23 +217,32 @@ impl<K: Key> Rib<K> {
     pub fn is_empty(&self) -> bool {
         self.routes.is_empty()
     }
+}
 
-    fn reselect(&mut self, prefix: Prefix<K>) -> Result<Vec<Update<K>>, Error> {
+// ===== impl NextHops =====
+
+impl<K: Key> NextHops<K> {
+    /// Installs the best of `offers` for `prefix` (or withdraws it if there is none).
+    fn reselect(
+        &mut self,
+        prefix: Prefix<K>,
+        offers: &mut Offers<K>,
+    ) -> Result<Vec<Update<K>>, Error> {
         let mut out = Vec::new();
-        let old = self.installed.get(&prefix).copied();
-        let new = match self.best(prefix).map(|r| r.paths.clone()) {
-            Some(paths) => Some(self.acquire(paths, &mut out)?),
+        let old = Some(offers.installed).filter(|&nh| nh != NO_ROUTE);
+        let new = match offers.best() {
+            Some(best) => Some(self.acquire(&best.paths, &mut out)?),
             None => None,
         };
         match new {
             Some(nh) if old != Some(nh) => {
                 out.push(Update::Route(prefix, nh));
-                self.installed.insert(prefix, nh);
+                offers.installed = nh;
             }
             Some(_) => {}
             None if old.is_some() => {
                 out.push(Update::Withdraw(prefix));
-                self.installed.remove(&prefix);
+                offers.installed = NO_ROUTE;
             }
             None => {}
         }
@@ -223,10 +260,10 @@ impl<K: Key> Rib<K> {
     /// caller releases the reference it no longer needs.
     fn acquire(
         &mut self,
-        paths: Vec<Gateway<K>>,
+        paths: &[Gateway<K>],
         out: &mut Vec<Update<K>>,
     ) -> Result<NextHop, Error> {
-        if let Some((nh, refs)) = self.groups.get_mut(&paths) {
+        if let Some((nh, refs)) = self.groups.get_mut(paths) {
             // One reference for the installed route, one held until `reselect` releases it.
             *refs += 2;
             return Ok(*nh);
@@ -240,9 +277,10 @@ impl<K: Key> Rib<K> {
         if slot == self.members.len() {
             self.members.push(Vec::new());
         }
-        self.members[slot].clone_from(&paths);
-        out.push(Update::Group(nh, paths.clone()));
-        self.groups.insert(paths, (nh, 2));
+        self.members[slot].clear();
+        self.members[slot].extend_from_slice(paths);
+        out.push(Update::Group(nh, paths.to_vec()));
+        self.groups.insert(paths.to_vec(), (nh, 2));
         Ok(nh)
     }
 

@@ -503,6 +503,10 @@ fn build_rib<K: Key + Default, A: Copy + std::fmt::Display + Into<K>>(
         };
         rib.add(subnet, Route::new(Source::Connected, 0, vec![gw]))?;
     }
+    // In prefix order, the RIB's tree is filled along one hot path instead of a cache miss per
+    // level for every route: a full table loads several times faster.
+    let mut statics: Vec<_> = statics.collect();
+    statics.sort_unstable_by_key(|&(prefix, _)| prefix);
     for (prefix, target) in statics {
         let gw = match target {
             RouteTarget::Port(port) => Gateway {
