@@ -228,6 +228,7 @@ fn node_config(routes: &[(Prefix<u32>, NextHop)], core: usize) -> Config {
         addresses6: Vec::new(),
         mtu: None,
         mac: Some(EthernetAddress(mac)),
+        ra: false,
     };
     let gateway = |k: NextHop| {
         let [hi, lo] = k.to_be_bytes();

@@ -169,11 +169,12 @@ fn classify6(ip: &[u8], local: &Local, l2_unicast: bool) -> Class {
     let nd = p.next_header() == ipv6::NEXT_ICMPV6
         && matches!(
             p.payload().first(),
-            Some(&icmpv6::NEIGHBOR_SOLICIT | &icmpv6::NEIGHBOR_ADVERT)
+            Some(&icmpv6::NEIGHBOR_SOLICIT | &icmpv6::NEIGHBOR_ADVERT | &icmpv6::ROUTER_SOLICIT)
         );
     if dst.is_multicast() {
         // Solicitations arrive on solicited-node groups (ff02::1:ffXX:XXXX), advertisements
-        // on ff02::1; other groups are not ours (no MLD, no multicast routing).
+        // on ff02::1, router solicitations on ff02::2; other groups are not ours (no MLD, no
+        // multicast routing).
         return if nd {
             Class::Punt(Punt::Nd)
         } else {
@@ -372,6 +373,16 @@ mod tests {
         assert_eq!(
             c(frame6("fd01::2", "fd01::1", 255, 58, &[136, 0, 0, 0])),
             Class::Punt(Punt::Nd)
+        );
+        assert_eq!(
+            c(frame6("fe80::2", "ff02::2", 255, 58, &[133, 0, 0, 0])),
+            Class::Punt(Punt::Nd),
+            "a router solicitation"
+        );
+        assert_eq!(
+            c(frame6("fe80::2", "ff02::1", 255, 58, &[134, 0, 0, 0])),
+            Class::Drop(DropReason::Multicast),
+            "another router's advertisement"
         );
         assert_eq!(
             c(frame6("fd01::2", "ff02::16", 1, 0, &udp)),

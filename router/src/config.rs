@@ -22,6 +22,7 @@
 //! addresses = ["10.1.0.1/24"]
 //! mtu = 1500                              # default: the interface's
 //! mac = "02:00:00:00:01:01"               # default: the interface's
+//! ra = true                               # send IPv6 router advertisements (default false)
 //!
 //! [[route]]
 //! prefix = "0.0.0.0/0"
@@ -222,6 +223,8 @@ pub struct PortConfig {
     pub mtu: Option<u16>,
     /// The MAC to use; `None`: the interface's.
     pub mac: Option<EthernetAddress>,
+    /// Send IPv6 router advertisements on it (its /64s for address autoconfiguration).
+    pub ra: bool,
 }
 
 /// Where a static route goes; `A` is the family's address type.
@@ -383,6 +386,8 @@ struct RawPort {
     addresses: Vec<Spanned<String>>,
     mtu: Option<Spanned<u16>>,
     mac: Option<Spanned<String>>,
+    #[serde(default)]
+    ra: bool,
 }
 
 #[derive(Deserialize)]
@@ -580,6 +585,7 @@ impl Config {
                 addresses6,
                 mtu: mtu.map(|(m, _)| m),
                 mac,
+                ra: p.ra,
             });
         }
 

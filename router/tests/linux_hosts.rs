@@ -135,6 +135,7 @@ socket = "/tmp/brick-test-{p}.sock"
 name = "lan"
 backend = "{backend}:{p}r1@{p}r"
 addresses = ["10.1.0.1/24", "fd01::1/64"]
+ra = true
 [[port]]
 name = "wan"
 backend = "{backend}:{p}r2@{p}r"
@@ -382,6 +383,24 @@ fn scenario(prefix: &str, backend: &str) {
         "{}",
         node.command("show ports")
     );
+
+    // Router advertisements on lan: h1's kernel (accept_ra, autoconf: the defaults of a host)
+    // takes the router's link-local address as a default router and makes itself an address
+    // in fd01::/64. The first advertisement went out when the node started, the next ones
+    // come 16 s apart.
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    let (mut routes, mut addrs) = (String::new(), String::new());
+    while std::time::Instant::now() < deadline {
+        routes = ok(h1, &["ip", "-6", "route", "show", "default", "proto", "ra"]);
+        addrs = ok(h1, &["ip", "-6", "addr", "show", "dev", &ifh1, "dynamic"]);
+        if routes.contains(&ll) && addrs.contains("inet6 fd01::") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(routes.contains(&format!("via {ll}")), "{routes}");
+    assert!(addrs.contains("inet6 fd01::"), "a SLAAC address:\n{addrs}");
+    assert!(counter(&node, "router_advertisements") >= 1);
 
     // A bad header checksum: dropped and counted.
     let before = counter(&node, "drop_bad_checksum");

@@ -102,6 +102,8 @@ pub struct ControlCounters {
     pub nd_advertisements: u64,
     /// IPv6 neighbour solicitations sent (resolution, re-confirmation).
     pub nd_solicitations: u64,
+    /// IPv6 router advertisements sent (periodic, and answers to router solicitations).
+    pub router_advertisements: u64,
     /// ICMP echo replies sent.
     pub echo_replies: u64,
     /// ICMP errors sent.
@@ -126,6 +128,7 @@ impl ControlCounters {
             ("arp_requests", self.arp_requests),
             ("nd_advertisements", self.nd_advertisements),
             ("nd_solicitations", self.nd_solicitations),
+            ("router_advertisements", self.router_advertisements),
             ("echo_replies", self.echo_replies),
             ("icmp_errors", self.icmp_errors),
             ("icmp_limited", self.icmp_limited),
@@ -156,6 +159,8 @@ pub struct ControlPlane<T> {
     macs: Macs,
     neighbors: Neighbors<Waiting>,
     fib6: Option<FibReader<u128, Poptrie6>>,
+    /// Router advertisement timers of the ports that send them (by port id).
+    adverts: Vec<Option<v6::Advertiser>>,
     icmp: HashMap<IpAddr, RateLimit>,
     limits: Limits,
     /// What happened so far.
@@ -177,6 +182,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             macs,
             neighbors: Neighbors::new(limits.neighbors),
             fib6: None,
+            adverts: Vec::new(),
             icmp: HashMap::new(),
             limits,
             counters: ControlCounters::default(),
@@ -272,6 +278,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         if changed {
             self.macs.publish(self.neighbors.macs());
         }
+        self.advertise6(now_ms, &mut out);
         out
     }
 

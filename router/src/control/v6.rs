@@ -14,8 +14,54 @@ use crate::wire::ipv6::{self, Ipv6Packet};
 
 /// Hop limit of ND messages (RFC 4861 7.1: receivers drop anything else).
 const ND_HOP_LIMIT: u8 = 255;
-/// Hop limit of the router's other packets.
+/// Hop limit of the router's other packets, and the one its advertisements give hosts.
 const HOP_LIMIT: u8 = 64;
+
+/// Router advertisement timing (RFC 4861 6.2.1 and 10): unsolicited advertisements every 200 to
+/// 600 s, the first three 16 s apart, multicast answers to solicitations no closer than 3 s; a
+/// default router for three times the longest interval.
+const RA_MIN_INTERVAL_MS: u64 = 200_000;
+const RA_MAX_INTERVAL_MS: u64 = 600_000;
+const RA_INITIAL_INTERVAL_MS: u64 = 16_000;
+const RA_INITIAL_COUNT: u8 = 3;
+const RA_MIN_DELAY_MS: u64 = 3_000;
+const RA_LIFETIME_S: u16 = 1_800;
+
+/// The router advertisement timer of one port.
+#[derive(Debug)]
+pub(super) struct Advertiser {
+    next_ms: u64,
+    initial_left: u8,
+    last_multicast_ms: Option<u64>,
+    /// Draws the intervals: advertisements of routers on one link must not fall into step.
+    rng: u64,
+}
+
+impl Advertiser {
+    fn new(seed: u64) -> Self {
+        Advertiser {
+            next_ms: 0,
+            initial_left: RA_INITIAL_COUNT,
+            last_multicast_ms: None,
+            rng: seed | 1,
+        }
+    }
+
+    /// A multicast advertisement went out at `now`: when the next one is due.
+    fn sent(&mut self, now: u64) {
+        self.last_multicast_ms = Some(now);
+        self.next_ms = now
+            + if self.initial_left > 0 {
+                self.initial_left -= 1;
+                RA_INITIAL_INTERVAL_MS
+            } else {
+                self.rng ^= self.rng << 13;
+                self.rng ^= self.rng >> 7;
+                self.rng ^= self.rng << 17;
+                RA_MIN_INTERVAL_MS + self.rng % (RA_MAX_INTERVAL_MS - RA_MIN_INTERVAL_MS + 1)
+            };
+    }
+}
 
 /// An ICMPv6 error: type, code and the 4 type-specific bytes (the MTU of packet too big).
 pub(super) type Icmp6Error = (u8, u8, [u8; 4]);
@@ -50,6 +96,70 @@ fn ip6(frame: &[u8]) -> Option<Ipv6Packet<&[u8]>> {
 }
 
 impl<T: Lpm<u32>> ControlPlane<T> {
+    /// Sends router advertisements on `ports` (RFC 4861 6.2): the first at the next tick, then
+    /// periodically, and in answer to router solicitations.
+    pub fn with_router_adverts(mut self, ports: impl IntoIterator<Item = u16>) -> Self {
+        self.adverts = (0..self.ports.len()).map(|_| None).collect();
+        for p in ports {
+            let Some(cp) = self.ports.get(usize::from(p)) else {
+                continue;
+            };
+            let seed = cp
+                .local
+                .mac
+                .0
+                .iter()
+                .fold(u64::from(p), |h, &b| h << 8 ^ u64::from(b));
+            self.adverts[usize::from(p)] = Some(Advertiser::new(seed));
+        }
+        self
+    }
+
+    /// The router advertisement of `port` to `to` at `to_mac`, from the port's link-local
+    /// address (hosts take no other, RFC 4861 6.1.2).
+    fn router_advert(&mut self, port: u16, to: Ipv6Addr, to_mac: EthernetAddress, out: &mut Out) {
+        let cp = &self.ports[usize::from(port)];
+        let Some(src) = cp
+            .own6
+            .iter()
+            .map(|a| a.addr)
+            .find(|&a| ipv6::is_link_local(a))
+        else {
+            return;
+        };
+        let ra = icmpv6::RouterAdvert {
+            hop_limit: HOP_LIMIT,
+            lifetime_s: RA_LIFETIME_S,
+            mac: cp.local.mac,
+            mtu: u32::from(cp.local.mtu),
+            prefixes: (cp.own6.iter())
+                .filter(|a| !ipv6::is_link_local(a.addr))
+                .map(|a| (Ipv6Addr::from(a.subnet().addr()), a.len))
+                .collect(),
+        };
+        let (rest, body) = ra.emit();
+        let ip = icmpv6::packet(src, to, ND_HOP_LIMIT, icmpv6::ROUTER_ADVERT, 0, rest, &body);
+        out.push((port, frame(to_mac, cp.local.mac, &ip)));
+        self.counters.router_advertisements += 1;
+    }
+
+    /// Multicast router advertisements that are due.
+    pub(super) fn advertise6(&mut self, now_ms: u64, out: &mut Out) {
+        let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+        let to_mac = EthernetAddress(ipv6::multicast_mac(all_nodes));
+        for port in 0..self.adverts.len() {
+            if self.adverts[port]
+                .as_ref()
+                .is_some_and(|a| now_ms >= a.next_ms)
+            {
+                self.router_advert(port as u16, all_nodes, to_mac, out);
+                if let Some(a) = self.adverts[port].as_mut() {
+                    a.sent(now_ms);
+                }
+            }
+        }
+    }
+
     /// Unsolicited advertisements of every configured IPv6 address to all nodes (RFC 4861
     /// 7.2.6), the counterpart of gratuitous ARP. Not of link-local addresses: made from the
     /// port's MAC, they change with it, so no cache can hold a stale mapping of one.
@@ -148,6 +258,15 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 (learned, None)
             }
             Nd::Advert { .. } => (None, None),
+            // RFC 4861 6.1.1: from ::, a solicitation carries no link-layer address.
+            Nd::RouterSolicit { source_ll: Some(_) } if src.is_unspecified() => {
+                self.counters.unhandled += 1;
+                return;
+            }
+            Nd::RouterSolicit { source_ll } => {
+                self.router_solicit(port, src, source_ll.or(Some(eth_src)), now_ms, out);
+                return;
+            }
         };
         if let Some(Action::Send(mac, waiting)) = learned {
             self.send_waiting(mac, waiting, out);
@@ -155,6 +274,44 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         if let Some(r) = reply {
             self.counters.nd_advertisements += 1;
             out.push((port, r));
+        }
+    }
+
+    /// A router solicitation from `src` (RFC 4861 6.2.6): on an advertising port, a unicast
+    /// advertisement to a host that has an address, else a multicast one, at most one per 3 s.
+    fn router_solicit(
+        &mut self,
+        port: u16,
+        src: Ipv6Addr,
+        source_ll: Option<EthernetAddress>,
+        now_ms: u64,
+        out: &mut Out,
+    ) {
+        let Some(adv) = self
+            .adverts
+            .get_mut(usize::from(port))
+            .and_then(Option::as_mut)
+        else {
+            // Not an advertising interface: the solicitation is silently discarded.
+            return;
+        };
+        match source_ll {
+            Some(ll) if !src.is_unspecified() => {
+                // Link-local neighbours are never next hops here (routes go via subnet
+                // addresses), so only a host's subnet address is worth learning.
+                if !ipv6::is_link_local(src)
+                    && let Some(Action::Send(mac, waiting)) =
+                        self.learn(port, IpAddr::V6(src), ll, true, now_ms)
+                {
+                    self.send_waiting(mac, waiting, out);
+                }
+                self.router_advert(port, src, ll, out);
+            }
+            _ => {
+                let earliest = adv.last_multicast_ms.map_or(0, |t| t + RA_MIN_DELAY_MS);
+                adv.next_ms = adv.next_ms.min(earliest.max(now_ms));
+                self.advertise6(now_ms, out);
+            }
         }
     }
 
@@ -312,6 +469,7 @@ mod tests {
 
     use super::*;
     use crate::classify::Local;
+    use crate::config::IfAddr6;
     use crate::control::Limits;
     use crate::neighbor::Macs;
     use crate::punt::Punted;
@@ -380,6 +538,99 @@ mod tests {
 
     fn ip_of(f: &[u8]) -> Ipv6Packet<&[u8]> {
         Ipv6Packet::new_checked(&f[HEADER_LEN..]).unwrap()
+    }
+
+    /// Input: port 0 advertises, port 1 does not. Output: the first tick multicasts an
+    /// advertisement from the link-local address with fd01::/64 and MTU 1500; the next ones are
+    /// due 16 s apart, then 200 to 600 s; a solicitation from a host with an address gets a
+    /// unicast answer and the host is learnt; one from :: brings the next multicast one forward
+    /// to 3 s after the last; port 1 stays silent.
+    #[test]
+    fn router_advertisements_on_schedule_and_on_solicitation() {
+        let mut cp = control().with_router_adverts([0]);
+        let ll = ipv6::link_local(R0.0);
+        cp.ports[0].own6.push(IfAddr6 { addr: ll, len: 64 });
+        let out = cp.tick(1_000);
+        assert_eq!(out.len(), 1);
+        let (port, f) = &out[0];
+        assert_eq!((*port, &f[0..6]), (0, &[0x33, 0x33, 0, 0, 0, 1][..]));
+        let ip = ip_of(f);
+        assert_eq!(
+            (ip.src_addr(), ip.dst_addr(), ip.hop_limit()),
+            (ll, a("ff02::1"), 255)
+        );
+        assert!(icmpv6::verify(ip.src_addr(), ip.dst_addr(), ip.payload()));
+        let want = icmpv6::RouterAdvert {
+            hop_limit: 64,
+            lifetime_s: 1800,
+            mac: R0,
+            mtu: 1500,
+            prefixes: vec![(a("fd01::"), 64)],
+        }
+        .emit();
+        let msg = ip.payload();
+        assert_eq!((msg[0], msg[1]), (icmpv6::ROUTER_ADVERT, 0));
+        assert_eq!((&msg[4..8], &msg[8..]), (&want.0[..], &want.1[..]));
+
+        assert!(cp.tick(16_999).is_empty());
+        assert_eq!(cp.tick(17_000).len(), 1);
+
+        let mut opt = [1, 1, 0, 0, 0, 0, 0, 0];
+        opt[2..].copy_from_slice(&H1.0);
+        let rs = icmp(
+            "fe80::2",
+            "ff02::2",
+            255,
+            icmpv6::ROUTER_SOLICIT,
+            [0; 4],
+            &opt,
+        );
+        let out = cp.handle(&punt(0, Punt::Nd, rs.clone()), 18_000);
+        assert_eq!(out.len(), 1);
+        assert_eq!(&out[0].1[0..6], &H1.0);
+        assert_eq!(ip_of(&out[0].1).dst_addr(), a("fe80::2"), "unicast");
+        let global = icmp(
+            "fd01::2",
+            "ff02::2",
+            255,
+            icmpv6::ROUTER_SOLICIT,
+            [0; 4],
+            &opt,
+        );
+        assert_eq!(cp.handle(&punt(0, Punt::Nd, global), 18_000).len(), 1);
+        assert_eq!(cp.neighbors().get(a("fd01::2")), Some(H1), "learnt");
+        assert_eq!(cp.counters.unhandled, 0);
+
+        let from_nowhere = icmp("::", "ff02::2", 255, icmpv6::ROUTER_SOLICIT, [0; 4], &[]);
+        let out = cp.handle(&punt(0, Punt::Nd, from_nowhere), 19_000);
+        assert!(
+            out.is_empty(),
+            "3 s after the last multicast one at the earliest"
+        );
+        assert_eq!(cp.tick(20_000).len(), 1);
+        assert!(cp.tick(35_999).is_empty());
+        assert_eq!(
+            cp.tick(36_000).len(),
+            1,
+            "the last of the first three intervals"
+        );
+        assert!(cp.tick(36_000 + 199_999).is_empty(), "then at least 200 s");
+        // (The host learnt above is due for re-confirmation by then too.)
+        let ras = |out: Out| {
+            (out.iter())
+                .filter(|(_, f)| ip_of(f).payload()[0] == icmpv6::ROUTER_ADVERT)
+                .count()
+        };
+        assert_eq!(ras(cp.tick(36_000 + 600_000)), 1, "and at most 600 s");
+
+        assert!(cp.handle(&punt(1, Punt::Nd, rs), 700_000).is_empty());
+        let forged = icmp("::", "ff02::2", 255, icmpv6::ROUTER_SOLICIT, [0; 4], &opt);
+        assert!(
+            cp.handle(&punt(0, Punt::Nd, forged), 700_000).is_empty(),
+            "from :: with a MAC"
+        );
+        assert_eq!(cp.counters.router_advertisements, 7);
+        assert_eq!(cp.counters.unhandled, 1, "the forged one");
     }
 
     #[test]

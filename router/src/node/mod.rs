@@ -389,7 +389,10 @@ impl Node {
         };
         let control = ControlPlane::new(control_ports, reader, macs, limits)
             .with_v6(reader6)
-            .with_static_neighbors(cfg.neighbors.iter().map(|n| (n.addr, n.mac)));
+            .with_static_neighbors(cfg.neighbors.iter().map(|n| (n.addr, n.mac)))
+            .with_router_adverts(
+                (0..cfg.ports.len() as u16).filter(|&i| cfg.ports[usize::from(i)].ra),
+            );
         let (s, sh) = (Arc::clone(&stop), Arc::clone(&shared));
         threads
             .handles
