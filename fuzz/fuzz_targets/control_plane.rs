@@ -1,4 +1,5 @@
-//! The control plane fed arbitrary frames as every kind of punt: ARP, Neighbor Discovery, ICMP
+//! The control plane fed arbitrary frames as every kind of punt: ARP, Neighbor Discovery (router
+//! solicitations on port 0, which sends router advertisements), ICMP
 //! and ICMPv6 to the router, expiring TTLs, the slow forwarding path with fragmentation. Nothing
 //! may panic; every frame it sends back must be a well-formed Ethernet frame.
 #![no_main]
@@ -6,11 +7,13 @@
 use std::cell::RefCell;
 
 use brick_router::classify::Local;
+use brick_router::config::IfAddr6;
 use brick_router::control::{ControlPlane, ControlPort, Limits};
 use brick_router::neighbor::Macs;
 use brick_router::punt::Punted;
 use brick_router::verdict::Punt;
 use brick_router::wire::ethernet::{EthernetAddress, EthernetFrame};
+use brick_router::wire::ipv6;
 use brick_routing::{Fib, Gateway, Lpm, Poptrie4, Poptrie6, Prefix};
 use libfuzzer_sys::fuzz_target;
 
@@ -37,7 +40,10 @@ fn control() -> ControlPlane<Poptrie4> {
         ControlPort {
             local: local(0, 1500),
             own: vec!["10.1.0.1/24".parse().unwrap()],
-            own6: vec!["fd01::1/64".parse().unwrap()],
+            own6: vec![
+                "fd01::1/64".parse().unwrap(),
+                IfAddr6 { addr: ipv6::link_local([2, 0, 0, 0, 1, 0]), len: 64 },
+            ],
         },
         ControlPort {
             local: local(1, 1280),
@@ -45,7 +51,9 @@ fn control() -> ControlPlane<Poptrie4> {
             own6: vec!["fd02::1/64".parse().unwrap()],
         },
     ];
-    ControlPlane::new(ports, fib, Macs::default(), Limits::default()).with_v6(fib6)
+    ControlPlane::new(ports, fib, Macs::default(), Limits::default())
+        .with_v6(fib6)
+        .with_router_adverts([0])
 }
 
 thread_local! {
