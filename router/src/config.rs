@@ -782,6 +782,7 @@ backend = "af_xdp:veth2,copy"
 addresses = ["10.2.0.1/24", "192.0.2.1/30", "fd02::1/64"]
 mtu = 1280
 mac = "02:00:00:00:00:02"
+ra = true
 
 [[route]]
 prefix = "0.0.0.0/0"
@@ -815,6 +816,7 @@ mac = "02:00:00:00:02:03"
         assert_eq!((c.idle, c.nice), (IdlePolicy::Busy, -5));
         assert_eq!(c.ports.len(), 2);
         assert_eq!(c.ports[1].mtu, Some(1280));
+        assert_eq!((c.ports[0].ra, c.ports[1].ra), (false, true));
         assert_eq!(c.ports[1].addresses[1].to_string(), "192.0.2.1/30");
         assert_eq!(
             c.ports[1].addresses[0].broadcast(),

@@ -308,3 +308,36 @@ fn a_static_neighbor_needs_no_arp() {
     }
     assert!(listed(&out), "{out}");
 }
+
+/// Input: a node advertising on lan (ra = true, fd01::1/64). Output: h0 gets a router
+/// advertisement from the port's link-local address when the node starts, and one with router
+/// lifetime 0 when it stops.
+#[test]
+fn router_advertisements_at_start_and_at_stop() {
+    let socket = std::env::temp_dir().join(format!("brick-node-ra-{}.sock", std::process::id()));
+    let (r0, h0) = cable("r0", "h0", CableConfig::default()).unwrap();
+    let (r1, _h1) = cable("r1", "h1", CableConfig::default()).unwrap();
+    let mut cfg = config(socket.to_str().unwrap());
+    cfg.ports[0].ra = true;
+    cfg.ports[0].addresses6 = vec!["fd01::1/64".parse().unwrap()];
+    let node = Node::start_with(&cfg, vec![r0, r1.with_id(1)]).unwrap();
+    let mut h0 = Host::new(h0);
+    let is_ra = |f: &[u8]| f[12..14] == [0x86, 0xdd] && f.len() > 54 && f[20] == 58 && f[54] == 134;
+    let first = h0.recv(is_ra, 1, Duration::from_secs(2));
+    assert_eq!(first.len(), 1, "an advertisement at start");
+    let ll = brick_router::wire::ipv6::link_local(R0);
+    assert_eq!(
+        &first[0][22..38],
+        &ll.octets(),
+        "from the link-local address"
+    );
+    assert_eq!(
+        &first[0][58..62],
+        &[64, 0, 0x07, 0x08],
+        "hop limit 64, lifetime 1800 s"
+    );
+    node.stop();
+    let last = h0.recv(is_ra, 1, Duration::from_secs(1));
+    assert_eq!(last.len(), 1, "a goodbye");
+    assert_eq!(&last[0][60..62], &[0, 0], "lifetime 0");
+}

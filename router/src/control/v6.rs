@@ -90,6 +90,12 @@ fn frame(dst: EthernetAddress, src: EthernetAddress, ip: &[u8]) -> Vec<u8> {
     f
 }
 
+/// The all-nodes group (ff02::1) and its MAC.
+fn all_nodes() -> (Ipv6Addr, EthernetAddress) {
+    let a = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    (a, EthernetAddress(ipv6::multicast_mac(a)))
+}
+
 /// The IPv6 packet of `frame`, checked.
 fn ip6(frame: &[u8]) -> Option<Ipv6Packet<&[u8]>> {
     Ipv6Packet::new_checked(frame.get(HEADER_LEN..)?).ok()
@@ -116,8 +122,16 @@ impl<T: Lpm<u32>> ControlPlane<T> {
     }
 
     /// The router advertisement of `port` to `to` at `to_mac`, from the port's link-local
-    /// address (hosts take no other, RFC 4861 6.1.2).
-    fn router_advert(&mut self, port: u16, to: Ipv6Addr, to_mac: EthernetAddress, out: &mut Out) {
+    /// address (hosts take no other, RFC 4861 6.1.2), offering this router as a default router
+    /// for `lifetime_s`.
+    fn router_advert(
+        &mut self,
+        port: u16,
+        to: Ipv6Addr,
+        to_mac: EthernetAddress,
+        lifetime_s: u16,
+        out: &mut Out,
+    ) {
         let cp = &self.ports[usize::from(port)];
         let Some(src) = cp
             .own6
@@ -129,7 +143,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         };
         let ra = icmpv6::RouterAdvert {
             hop_limit: HOP_LIMIT,
-            lifetime_s: RA_LIFETIME_S,
+            lifetime_s,
             mac: cp.local.mac,
             mtu: u32::from(cp.local.mtu),
             prefixes: (cp.own6.iter())
@@ -145,14 +159,13 @@ impl<T: Lpm<u32>> ControlPlane<T> {
 
     /// Multicast router advertisements that are due.
     pub(super) fn advertise6(&mut self, now_ms: u64, out: &mut Out) {
-        let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
-        let to_mac = EthernetAddress(ipv6::multicast_mac(all_nodes));
+        let (all_nodes, to_mac) = all_nodes();
         for port in 0..self.adverts.len() {
             if self.adverts[port]
                 .as_ref()
                 .is_some_and(|a| now_ms >= a.next_ms)
             {
-                self.router_advert(port as u16, all_nodes, to_mac, out);
+                self.router_advert(port as u16, all_nodes, to_mac, RA_LIFETIME_S, out);
                 if let Some(a) = self.adverts[port].as_mut() {
                     a.sent(now_ms);
                 }
@@ -160,11 +173,24 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         }
     }
 
+    /// The last router advertisements of a router that stops (RFC 4861 6.2.5): lifetime 0, so
+    /// hosts drop it as a default router now instead of in 30 minutes.
+    pub fn goodbye(&mut self) -> Out {
+        let mut out = Out::new();
+        let (all_nodes, to_mac) = all_nodes();
+        for port in 0..self.adverts.len() {
+            if self.adverts[port].is_some() {
+                self.router_advert(port as u16, all_nodes, to_mac, 0, &mut out);
+            }
+        }
+        out
+    }
+
     /// Unsolicited advertisements of every configured IPv6 address to all nodes (RFC 4861
     /// 7.2.6), the counterpart of gratuitous ARP. Not of link-local addresses: made from the
     /// port's MAC, they change with it, so no cache can hold a stale mapping of one.
     pub(super) fn announce6(&mut self, out: &mut Out) {
-        let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+        let (all_nodes, all_nodes_mac) = all_nodes();
         for (i, p) in self.ports.iter().enumerate() {
             for a in p.own6.iter().filter(|a| !ipv6::is_link_local(a.addr)) {
                 let body = icmpv6::nd_body(a.addr, false, p.local.mac);
@@ -178,8 +204,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                     flags,
                     &body,
                 );
-                let dst = EthernetAddress(ipv6::multicast_mac(all_nodes));
-                out.push((i as u16, frame(dst, p.local.mac, &ip)));
+                out.push((i as u16, frame(all_nodes_mac, p.local.mac, &ip)));
                 self.counters.nd_advertisements += 1;
             }
         }
@@ -210,8 +235,8 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 }
                 // From :: (duplicate address detection) the answer goes to all nodes.
                 let (to, to_mac, solicited) = if src.is_unspecified() {
-                    let all = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
-                    (all, EthernetAddress(ipv6::multicast_mac(all)), 0)
+                    let (all, all_mac) = all_nodes();
+                    (all, all_mac, 0)
                 } else {
                     (src, source_ll.unwrap_or(eth_src), icmpv6::NA_SOLICITED)
                 };
@@ -305,7 +330,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 {
                     self.send_waiting(mac, waiting, out);
                 }
-                self.router_advert(port, src, ll, out);
+                self.router_advert(port, src, ll, RA_LIFETIME_S, out);
             }
             _ => {
                 let earliest = adv.last_multicast_ms.map_or(0, |t| t + RA_MIN_DELAY_MS);
@@ -631,6 +656,15 @@ mod tests {
         );
         assert_eq!(cp.counters.router_advertisements, 7);
         assert_eq!(cp.counters.unhandled, 1, "the forged one");
+
+        let bye = cp.goodbye();
+        assert_eq!(bye.len(), 1, "only where it advertised");
+        let msg = ip_of(&bye[0].1).payload().to_vec();
+        assert_eq!(
+            (msg[0], &msg[4..8]),
+            (icmpv6::ROUTER_ADVERT, &[64, 0, 0, 0][..]),
+            "lifetime 0"
+        );
     }
 
     #[test]

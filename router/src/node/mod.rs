@@ -166,6 +166,9 @@ struct Shared {
 #[derive(Debug)]
 pub struct Node {
     stop: Arc<AtomicBool>,
+    /// Stops the control thread, which says goodbye to the links before the workers stop.
+    closing: Arc<AtomicBool>,
+    control: Option<JoinHandle<()>>,
     threads: Vec<JoinHandle<()>>,
     shared: Arc<Shared>,
     socket: PathBuf,
@@ -393,12 +396,14 @@ impl Node {
             .with_router_adverts(
                 (0..cfg.ports.len() as u16).filter(|&i| cfg.ports[usize::from(i)].ra),
             );
-        let (s, sh) = (Arc::clone(&stop), Arc::clone(&shared));
+        let closing = Arc::new(AtomicBool::new(false));
+        let (s, c, sh) = (Arc::clone(&stop), Arc::clone(&closing), Arc::clone(&shared));
         threads
             .handles
             .push(poll::spawn("brick-control", None, move || {
-                control_loop(control, links, &sh, &s)
+                control_loop(control, links, &sh, &s, &c)
             })?);
+        let control = threads.handles.pop();
         let metrics = match metrics_listener {
             Some(l) => {
                 let local = l.local_addr().ok();
@@ -428,6 +433,8 @@ impl Node {
         );
         Ok(Node {
             stop,
+            closing,
+            control,
             threads: std::mem::take(&mut threads.handles),
             shared,
             socket: cfg.socket.clone(),
@@ -467,6 +474,12 @@ impl Node {
     }
 
     fn shutdown(&mut self) {
+        // The control thread first: its last frames (router advertisements with lifetime 0)
+        // are still sent by the workers, which drain them before they stop.
+        self.closing.store(true, Ordering::Relaxed);
+        if let Some(c) = self.control.take() {
+            let _ = c.join();
+        }
         self.stop.store(true, Ordering::Relaxed);
         for t in self.threads.drain(..) {
             let _ = t.join();
@@ -567,7 +580,7 @@ impl Worker {
             }
         };
         let _ = ready.send(Ok(()));
-        let (fib, fib6, locals, macs) = self.pipeline;
+        let (fib, fib6, locals, macs) = self.pipeline.clone();
         // Bursts of punts up to a tenth of a second's worth, at least one full rx burst.
         let limit = RateLimit::new(self.punt_rate, (self.punt_rate / 10).max(64));
         let mut pipeline = Pipeline::new(fib, locals, macs)
@@ -590,15 +603,7 @@ impl Worker {
                 }
             }
             rx += work as u64;
-            while let Some((port, frame)) = self.path.to_wire.pop() {
-                work += 1;
-                if let (Some(tx), Some(p)) =
-                    (self.tx.get_mut(usize::from(port)), pool.alloc_from(&frame))
-                {
-                    let _ = one.push(p);
-                    tx.tx_burst(&mut one);
-                }
-            }
+            work += self.send_control_frames(&pool, &mut one);
             if work != 0 {
                 busy_ns += clock::now_ns().saturating_sub(round);
                 self.counters.store(&pipeline.counters);
@@ -618,7 +623,27 @@ impl Worker {
                 }
             }
         }
+        // What the control plane said last (its goodbye) still goes out.
+        self.send_control_frames(&pool, &mut one);
+        for tx in self.tx.iter_mut() {
+            tx.flush();
+        }
         self.counters.store(&pipeline.counters);
+    }
+
+    /// Sends the frames the control plane queued for the wire; returns how many.
+    fn send_control_frames(&mut self, pool: &Pool, one: &mut Burst) -> usize {
+        let mut n = 0;
+        while let Some((port, frame)) = self.path.to_wire.pop() {
+            n += 1;
+            if let (Some(tx), Some(p)) =
+                (self.tx.get_mut(usize::from(port)), pool.alloc_from(&frame))
+            {
+                let _ = one.push(p);
+                tx.tx_burst(one);
+            }
+        }
+        n
     }
 }
 
@@ -627,6 +652,7 @@ fn control_loop(
     links: Vec<Link>,
     shared: &Shared,
     stop: &AtomicBool,
+    closing: &AtomicBool,
 ) {
     let now_ms = || clock::now_ns() / 1_000_000;
     let to_wire_full = AtomicU64::new(0);
@@ -643,7 +669,7 @@ fn control_loop(
     };
     send(cp.announce(), &links[0]);
     let (mut next_tick, mut next_list, mut arp_seen) = (0, 0, false);
-    while !stop.load(Ordering::Relaxed) {
+    while !stop.load(Ordering::Relaxed) && !closing.load(Ordering::Relaxed) {
         let mut did = 0;
         for link in &links {
             // At most a few hundred per worker and round, so a flood on one port neither
@@ -678,4 +704,5 @@ fn control_loop(
             std::thread::sleep(Duration::from_millis(1));
         }
     }
+    send(cp.goodbye(), &links[0]);
 }
