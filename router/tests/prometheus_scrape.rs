@@ -30,6 +30,18 @@ fn get(addr: SocketAddr, path: &str) -> Option<String> {
     Some(out.split_once("\r\n\r\n")?.1.to_string())
 }
 
+/// Percent-encodes everything but unreserved characters, for a query string.
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 fn free_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -117,6 +129,58 @@ mac = "02:00:00:00:01:00"
     );
     let up = get(web, "/api/v1/query?query=up%7Bjob%3D%22brick%22%7D").unwrap_or_default();
     assert!(up.contains("\"1\"]"), "the target is up: {up}");
+
+    // The shipped Grafana dashboard: every query is valid PromQL to this Prometheus, and every
+    // metric it reads is one the node exports, so a renamed metric breaks this test, not the
+    // dashboard in silence.
+    let dashboard: serde_json::Value =
+        serde_json::from_str(include_str!("../../deploy/grafana-dashboard.json")).unwrap();
+    let mut exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .map(|t| t["expr"].as_str().unwrap().to_string())
+        .collect();
+    exprs.extend(
+        dashboard["templating"]["list"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v["definition"].as_str())
+            .filter_map(|d| {
+                Some(
+                    d.strip_prefix("label_values(")?
+                        .split(',')
+                        .next()?
+                        .to_string(),
+                )
+            }),
+    );
+    assert!(exprs.len() >= 12, "{exprs:?}");
+    let exported = node.metrics();
+    for expr in &exprs {
+        let q = expr
+            .replace("$__rate_interval", "10s")
+            .replace("$instance", ".+");
+        let body = get(web, &format!("/api/v1/query?query={}", urlencode(&q))).unwrap_or_default();
+        assert!(
+            body.contains("\"status\":\"success\""),
+            "dashboard query {expr}:\n{body}"
+        );
+        let mut rest = q.as_str();
+        while let Some(at) = rest.find("brick_") {
+            let name: String = rest[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            assert!(
+                exported.contains(&format!("# TYPE {name} ")),
+                "the dashboard reads {name}, which the node does not export"
+            );
+            rest = &rest[at + name.len()..];
+        }
+    }
 
     // promtool's linter: names, types, help texts.
     let mut lint = Command::new("promtool")
