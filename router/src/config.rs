@@ -28,6 +28,11 @@
 //! prefix = "0.0.0.0/0"
 //! via = "10.2.0.2"                        # or `port = "wan"` for an on-link route
 //!
+//! [[route]]
+//! prefix = "::/0"
+//! via = "fe80::1"                         # an IPv6 link-local gateway names its port too
+//! port = "wan"
+//!
 //! [[neighbor]]                            # a static ARP / ND entry, never aged or overridden
 //! address = "10.2.0.2"                    # on a port's subnet (or an IPv6 link-local address)
 //! mac = "02:00:00:00:02:02"
@@ -232,6 +237,8 @@ pub struct PortConfig {
 pub enum RouteTarget<A = Ipv4Addr> {
     /// Through a gateway on a connected subnet.
     Via(A),
+    /// Through an IPv6 link-local gateway on a port (index into [`Config::ports`]).
+    ViaOn(A, u16),
     /// On-link out of a port (index into [`Config::ports`]).
     Port(u16),
 }
@@ -699,7 +706,30 @@ fn route<K: Key, A: Copy + Eq + FromStr + Into<K>>(
         .get_ref()
         .parse()
         .map_err(|e: brick_routing::Error| at(r.prefix.span().start, e.to_string()))?;
+    let link_local = |via: &Spanned<String>| {
+        via.get_ref()
+            .parse::<Ipv6Addr>()
+            .is_ok_and(|a| a.is_unicast_link_local())
+    };
     let target = match (&r.via, &r.port) {
+        (Some(via), Some(port)) if link_local(via) => {
+            let gw: A = via.get_ref().parse().map_err(|_| {
+                at(
+                    via.span().start,
+                    format!("via {:?}: not an {family} address", via.get_ref()),
+                )
+            })?;
+            RouteTarget::ViaOn(gw, port_of(port)?)
+        }
+        (Some(via), None) if link_local(via) => {
+            return Err(at(
+                via.span().start,
+                format!(
+                    "via {}: a link-local gateway is on one link; say which with `port`",
+                    via.get_ref()
+                ),
+            ));
+        }
         (Some(via), None) => {
             let gw: A = via.get_ref().parse().map_err(|_| {
                 at(
@@ -725,7 +755,9 @@ fn route<K: Key, A: Copy + Eq + FromStr + Into<K>>(
         _ => {
             return Err(at(
                 sr.span().start,
-                "a route needs exactly one of `via` (a gateway) or `port`".into(),
+                "a route needs exactly one of `via` (a gateway) or `port`, or both for an IPv6 \
+                 link-local gateway"
+                    .into(),
             ));
         }
     };
@@ -796,6 +828,11 @@ port = "lan"
 prefix = "2001:db8::/32"
 via = "fd02::2"
 
+[[route]]
+prefix = "::/0"
+via = "fe80::1"
+port = "wan"
+
 [[neighbor]]
 address = "10.2.0.2"
 mac = "02:00:00:00:02:02"
@@ -838,6 +875,10 @@ mac = "02:00:00:00:02:03"
             RouteTarget::Via("fd02::2".parse().unwrap())
         );
         assert_eq!(c.routes6[0].prefix.to_string(), "2001:db8::/32");
+        assert_eq!(
+            c.routes6[1].target,
+            RouteTarget::ViaOn("fe80::1".parse().unwrap(), 1)
+        );
         assert_eq!(
             c.neighbors,
             [
@@ -967,6 +1008,16 @@ mac = "02:00:00:00:02:03"
         let e = err(&twice);
         assert!(e.reason.contains("route 0.0.0.0/0 is given twice"), "{e}");
         assert_eq!(e.line, twice.lines().count() - 2, "the second [[route]]");
+    }
+
+    #[test]
+    fn link_local_gateways_name_their_port() {
+        let e = err(&GOOD.replace("via = \"fe80::1\"\nport = \"wan\"", "via = \"fe80::1\""));
+        assert!(e.reason.contains("say which with `port`"), "{e}");
+        let e = err(&GOOD.replace("via = \"10.2.0.2\"", "via = \"10.2.0.2\"\nport = \"wan\""));
+        assert!(e.reason.contains("exactly one of"), "{e}");
+        let e = err(&GOOD.replace("port = \"wan\"\n", "port = \"dmz\"\n"));
+        assert!(e.reason.contains("no port named"), "{e}");
     }
 
     #[test]

@@ -122,6 +122,28 @@ fn rack(prefix: &str) -> Rack {
 
 fn config(rack: &Rack, backend: &str) -> Config {
     let p = &rack.prefix;
+    // h2's link-local address, the gateway of a route below.
+    let shown = ok(
+        &rack.h2,
+        &[
+            "ip",
+            "-6",
+            "-o",
+            "addr",
+            "show",
+            "dev",
+            &format!("{p}h2"),
+            "scope",
+            "link",
+        ],
+    );
+    let h2_ll = shown
+        .split_whitespace()
+        .skip_while(|w| *w != "inet6")
+        .nth(1)
+        .and_then(|a| a.split('/').next())
+        .unwrap_or_else(|| panic!("no link-local address on h2: {shown}"))
+        .to_string();
     let core = brick_io::poll::cores().last().copied().unwrap_or(0);
     let text = format!(
         r#"
@@ -143,6 +165,10 @@ addresses = ["10.2.0.1/24", "fd02::1/64"]
 [[route]]
 prefix = "198.51.100.0/24"
 via = "10.2.0.99"
+[[route]]
+prefix = "fd42::/64"
+via = "{h2_ll}"
+port = "wan"
 "#
     );
     Config::parse("linux_hosts.toml", &text).unwrap()
@@ -233,6 +259,19 @@ fn scenario(prefix: &str, backend: &str) {
     let rack = rack(prefix);
     let node = Node::start(&config(&rack, backend)).unwrap();
     let (h1, h2) = (&rack.h1, &rack.h2);
+
+    // A route via h2's link-local address: the node resolves it on wan with Neighbor
+    // Discovery and forwards to h2, which holds fd42::2.
+    ok(h2, &["ip", "-6", "addr", "add", "fd42::2/64", "dev", "lo"]);
+    ok(
+        h1,
+        &["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", "fd42::2"],
+    );
+    let routes = node.command("show routes");
+    assert!(
+        routes.contains("fd42::/64") && routes.contains("%wan dev wan"),
+        "{routes}"
+    );
 
     // Ping: the router's near and far addresses, then through it, both ways.
     ok(h1, &["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.1.0.1"]);

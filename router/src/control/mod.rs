@@ -348,6 +348,11 @@ impl<T: Lpm<u32>> ControlPlane<T> {
 
     /// Whether `ip` is directly reachable out of `port` (a connected or on-link route).
     fn on_link(&self, port: u16, ip: IpAddr) -> bool {
+        if let IpAddr::V6(a) = ip
+            && let Some((on, _)) = crate::wire::ipv6::unscope(a)
+        {
+            return on == port;
+        }
         let gw = match ip {
             IpAddr::V4(a) => self.route4(a, 0).map(|g| (g.port, g.addr == 0)),
             IpAddr::V6(a) => self.route6(a, 0).map(|g| (g.port, g.addr == 0)),

@@ -226,6 +226,14 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             return;
         };
         let eth_src = EthernetFrame::new_unchecked(f).src_addr();
+        // The neighbour table's key: a link-local address with its port (`ipv6::scoped`).
+        let key = |a: Ipv6Addr| {
+            if ipv6::is_link_local(a) {
+                ipv6::scoped(a, port)
+            } else {
+                a
+            }
+        };
         let cp = &self.ports[usize::from(port)];
         let mac = cp.local.mac;
         let (learned, reply) = match nd {
@@ -252,7 +260,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 );
                 let learned = match source_ll {
                     Some(ll) if !src.is_unspecified() => {
-                        self.learn(port, IpAddr::V6(src), ll, true, now_ms)
+                        self.learn(port, IpAddr::V6(key(src)), ll, true, now_ms)
                     }
                     _ => None,
                 };
@@ -268,7 +276,8 @@ impl<T: Lpm<u32>> ControlPlane<T> {
                 target,
                 target_ll: Some(ll),
                 flags,
-            } if self.on_link(port, IpAddr::V6(target)) => {
+            } if self.on_link(port, IpAddr::V6(key(target))) => {
+                let target = key(target);
                 let before = self.neighbors.get(target);
                 let learned = self.neighbors.advert(
                     target,
@@ -409,9 +418,14 @@ impl<T: Lpm<u32>> ControlPlane<T> {
 
     /// A neighbour solicitation for `ip`: to its solicited-node group, or unicast to `to` when
     /// an entry is re-confirmed.
-    pub(super) fn request6(&mut self, ip: Ipv6Addr, to: Option<EthernetAddress>, out: &mut Out) {
-        let Some(port) = self.route6(ip, 0).map(|g| g.port) else {
-            return;
+    pub(super) fn request6(&mut self, key: Ipv6Addr, to: Option<EthernetAddress>, out: &mut Out) {
+        // A link-local neighbour names its port; the wire gets the address without it.
+        let (port, ip) = match ipv6::unscope(key) {
+            Some(scope) => scope,
+            None => match self.route6(key, 0) {
+                Some(g) => (g.port, key),
+                None => return,
+            },
         };
         let Some(p) = self.ports.get(usize::from(port)) else {
             return;
@@ -509,28 +523,44 @@ mod tests {
         s.parse().unwrap()
     }
 
-    /// Port 0: fd01::1/64; port 1: fd02::1/64, MTU 1280.
+    /// Port 0: fd01::1/64; port 1: fd02::1/64, MTU 1280, and its link-local address;
+    /// fd09::/64 via the link-local gateway fe80::9 on port 1.
     fn control() -> ControlPlane<Poptrie4> {
         let (_, fib) = Fib::new(Poptrie4::default(), vec![vec![]]).publish();
         let p = |s: &str| s.parse::<Prefix<u128>>().unwrap();
-        let routes = [(p("fd01::/64"), 1), (p("fd02::/64"), 2)];
+        let routes = [
+            (p("fd01::/64"), 1),
+            (p("fd02::/64"), 2),
+            (p("fd09::/64"), 3),
+        ];
         let groups = vec![
             vec![],
             vec![Gateway { port: 0, addr: 0 }],
             vec![Gateway { port: 1, addr: 0 }],
+            vec![Gateway {
+                port: 1,
+                addr: u128::from(ipv6::scoped(a("fe80::9"), 1)),
+            }],
         ];
         let (_, fib6) = Fib::new(Poptrie6::from_routes(&routes).unwrap(), groups).publish();
         let addrs6 = vec![a("fd01::1"), a("fd02::1")];
-        let port = |mac, mtu, own: &str| ControlPort {
+        let port = |mac, mtu, own: &[IfAddr6]| ControlPort {
             local: Local {
                 addrs6: addrs6.clone(),
                 mtu,
                 ..Local::new(mac, Vec::new())
             },
             own: Vec::new(),
-            own6: vec![own.parse().unwrap()],
+            own6: own.to_vec(),
         };
-        let ports = vec![port(R0, 1500, "fd01::1/64"), port(R1, 1280, "fd02::1/64")];
+        let ll1 = IfAddr6 {
+            addr: ipv6::link_local(R1.0),
+            len: 64,
+        };
+        let ports = vec![
+            port(R0, 1500, &["fd01::1/64".parse().unwrap()]),
+            port(R1, 1280, &["fd02::1/64".parse().unwrap(), ll1]),
+        ];
         ControlPlane::new(ports, fib, Macs::default(), Limits::default()).with_v6(fib6)
     }
 
@@ -766,6 +796,50 @@ mod tests {
         let (port, f) = &out[0];
         assert_eq!((*port, &f[0..6], &f[6..12]), (1, &NB.0[..], &R1.0[..]));
         assert_eq!(ip_of(f).hop_limit(), 63);
+    }
+
+    /// Input: a route to fd09::/64 via the link-local fe80::9 on port 1, and a packet to
+    /// fd09::5. Output: a solicitation for fe80::9 (as on the wire) out of port 1 from its
+    /// link-local address; the advertisement that answers it is learnt for port 1 alone and
+    /// releases the packet to that MAC; `fe80::9` on port 0 stays unknown.
+    #[test]
+    fn resolves_a_link_local_gateway_on_its_port() {
+        let mut cp = control();
+        let gw = ipv6::scoped(a("fe80::9"), 1);
+        let ll1 = ipv6::link_local(R1.0);
+        let out = cp.handle(&punt(0, Punt::Unresolved, udp("fd09::5", 100)), 0);
+        assert_eq!(out.len(), 1);
+        let (port, ns) = &out[0];
+        let ip = ip_of(ns);
+        assert_eq!(
+            (*port, ip.src_addr(), ip.dst_addr()),
+            (1, ll1, a("ff02::1:ff00:9"))
+        );
+        assert!(
+            matches!(icmpv6::parse_nd(ip.payload()), Some(Nd::Solicit { target, .. }) if target == a("fe80::9"))
+        );
+
+        let na = frame(
+            R1,
+            NB,
+            &icmpv6::packet(
+                a("fe80::9"),
+                ll1,
+                255,
+                icmpv6::NEIGHBOR_ADVERT,
+                0,
+                [icmpv6::NA_SOLICITED, 0, 0, 0],
+                &icmpv6::nd_body(a("fe80::9"), false, NB),
+            ),
+        );
+        let out = cp.handle(&punt(1, Punt::Nd, na), 1);
+        assert_eq!(out.len(), 1);
+        let (port, f) = &out[0];
+        assert_eq!((*port, &f[0..6]), (1, &NB.0[..]));
+        assert_eq!(ip_of(f).dst_addr(), a("fd09::5"));
+        assert_eq!(cp.neighbors().get(gw), Some(NB));
+        assert_eq!(cp.neighbors().get(ipv6::scoped(a("fe80::9"), 0)), None);
+        assert_eq!(cp.counters.unhandled, 0);
     }
 
     #[test]

@@ -294,9 +294,18 @@ impl Node {
             connected6.extend(p.addresses6.iter().map(|a| (a.subnet(), i as u16)));
         }
         let rib = build_rib(&connected, cfg.routes.iter().map(|r| (r.prefix, r.target)))?;
+        // A link-local gateway is known by its address with the port inside (see
+        // `wire::ipv6::scoped`): the FIB, the neighbour table and the data path's MACs all key
+        // it that way.
         let rib6 = build_rib(
             &connected6,
-            cfg.routes6.iter().map(|r| (r.prefix, r.target)),
+            cfg.routes6.iter().map(|r| match r.target {
+                RouteTarget::ViaOn(a, port) => (
+                    r.prefix,
+                    RouteTarget::ViaOn(crate::wire::ipv6::scoped(a, port), port),
+                ),
+                t => (r.prefix, t),
+            }),
         )?;
         let (routes6, groups6) = rib6.snapshot();
         let (_writer6, reader6) = Fib::new(Poptrie6::from_routes(&routes6)?, groups6).publish();
@@ -525,6 +534,10 @@ fn build_rib<K: Key + Default, A: Copy + std::fmt::Display + Into<K>>(
     statics.sort_unstable_by_key(|&(prefix, _)| prefix);
     for (prefix, target) in statics {
         let gw = match target {
+            RouteTarget::ViaOn(via, port) => Gateway {
+                port,
+                addr: via.into(),
+            },
             RouteTarget::Port(port) => Gateway {
                 port,
                 addr: K::default(),

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
@@ -105,7 +105,9 @@ pub(super) fn answer(shared: &Shared, line: &str) -> String {
                 routes(&mut o, shared, &rib, |a| Ipv4Addr::from(a).to_string());
             }
             if let Ok(rib) = shared.routes6.lock() {
-                routes(&mut o, shared, &rib, |a| Ipv6Addr::from(a).to_string());
+                routes(&mut o, shared, &rib, |a| {
+                    address(shared, IpAddr::V6(Ipv6Addr::from(a)))
+                });
             }
         }
         ["show", "neighbors"] => {
@@ -113,7 +115,7 @@ pub(super) fn answer(shared: &Shared, line: &str) -> String {
             if let Ok(v) = shared.control.lock() {
                 for (ip, mac, state) in &v.neighbors {
                     let mac = mac.map_or("-".to_string(), |m| m.to_string());
-                    let _ = writeln!(o, "{:<26} {:<18} {state}", ip.to_string(), mac);
+                    let _ = writeln!(o, "{:<26} {:<18} {state}", address(shared, *ip), mac);
                 }
             }
         }
@@ -177,6 +179,21 @@ pub(super) fn answer(shared: &Shared, line: &str) -> String {
 }
 
 /// One line per prefix of `rib`: its best route's source, distance, metric and next hops.
+/// An address as operators write it: a link-local one as `fe80::1%port` (the port is kept
+/// inside the address in the tables, see `wire::ipv6::scoped`).
+fn address(shared: &Shared, ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V6(a) => match crate::wire::ipv6::unscope(a) {
+            Some((port, wire)) => {
+                let name = shared.ports.get(usize::from(port)).map_or("?", |p| &p.name);
+                format!("{wire}%{name}")
+            }
+            None => a.to_string(),
+        },
+        IpAddr::V4(a) => a.to_string(),
+    }
+}
+
 fn routes<K: Key + Default>(
     o: &mut String,
     shared: &Shared,

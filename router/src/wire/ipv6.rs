@@ -43,6 +43,27 @@ pub fn is_link_local(a: Ipv6Addr) -> bool {
     a.segments()[0] & 0xffc0 == 0xfe80
 }
 
+/// Link-local address `a` of the link on `port`, with the port kept in its second 16 bits
+/// (fe80:PORT+1::IID), as BSD kernels embed the scope in the address: tables keyed by address
+/// (neighbours, MACs, gateways) then hold fe80::1 on two ports as two entries. The bits are zero
+/// on the wire (fe80::/64), so nothing received is mistaken for a scoped address once scoped.
+pub fn scoped(a: Ipv6Addr, port: u16) -> Ipv6Addr {
+    let mut s = a.segments();
+    s[1] = port.wrapping_add(1);
+    Ipv6Addr::from(s)
+}
+
+/// The port and the on-wire address of a [`scoped`] link-local address; `None` for any other.
+pub fn unscope(a: Ipv6Addr) -> Option<(u16, Ipv6Addr)> {
+    let mut s = a.segments();
+    if !is_link_local(a) || s[1] == 0 {
+        return None;
+    }
+    let port = s[1] - 1;
+    s[1] = 0;
+    Some((port, Ipv6Addr::from(s)))
+}
+
 /// The link-local address of an interface with Ethernet address `mac`: fe80::/64 and the
 /// modified EUI-64 interface identifier (RFC 4291 2.5.1 and appendix A, RFC 2464 4-5).
 pub fn link_local(mac: [u8; 6]) -> Ipv6Addr {
@@ -269,5 +290,16 @@ mod tests {
         assert!(is_link_local("fe80::1".parse().unwrap()));
         assert!(is_link_local("febf::1".parse().unwrap()));
         assert!(!is_link_local("fec0::1".parse().unwrap()));
+    }
+
+    #[test]
+    fn scoped_link_local_addresses_round_trip() {
+        let a: Ipv6Addr = "fe80::1".parse().unwrap();
+        let (s0, s3) = (scoped(a, 0), scoped(a, 3));
+        assert_ne!(s0, s3);
+        assert_eq!(s3, "fe80:4::1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!((unscope(s0), unscope(s3)), (Some((0, a)), Some((3, a))));
+        assert_eq!(unscope(a), None, "as on the wire");
+        assert_eq!(unscope("fd01::1".parse().unwrap()), None);
     }
 }
