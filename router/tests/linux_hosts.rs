@@ -519,6 +519,12 @@ fn scenario(prefix: &str, backend: &str) {
             .any(|l| l.contains("10.2.0.2 ") && !l.contains("incomplete")),
         "{neighbors}"
     );
+    assert!(
+        neighbors
+            .lines()
+            .any(|l| l.starts_with("fe80::") && l.contains("%wan ") && l.contains(" wan ")),
+        "h2's link-local address, the gateway to fd42::/64, on wan:\n{neighbors}"
+    );
     let ports = node.command("show ports");
     assert!(
         ports.contains("lan") && ports.contains("mtu 1280"),

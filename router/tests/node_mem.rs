@@ -227,6 +227,7 @@ fn a_node_on_mem_cables_resolves_forwards_and_reports() {
     assert!(
         out.lines().any(|l| l.contains("10.2.0.9")
             && l.contains("02:00:00:00:02:01")
+            && l.contains(" wan ")
             && l.contains("reachable")),
         "{out}"
     );
@@ -296,7 +297,10 @@ fn a_static_neighbor_needs_no_arp() {
     assert_eq!(node.counters().forwarded, 1, "the fast path");
     let listed = |out: &str| {
         out.lines().any(|l| {
-            l.contains("10.2.0.7") && l.contains("02:00:00:00:02:07") && l.contains("permanent")
+            l.contains("10.2.0.7")
+                && l.contains("02:00:00:00:02:07")
+                && l.contains(" wan ")
+                && l.contains("permanent")
         })
     };
     // The control thread refreshes what `show` reads every 100 ms.

@@ -209,6 +209,22 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         self
     }
 
+    /// Every neighbour with its MAC (if known), state and the port it is on (if a route says),
+    /// sorted by address: `brick show neighbors`.
+    pub fn neighbor_list(
+        &self,
+    ) -> Vec<(IpAddr, Option<EthernetAddress>, &'static str, Option<u16>)> {
+        let port = |ip: IpAddr| match ip {
+            IpAddr::V6(a) => crate::wire::ipv6::unscope(a)
+                .map(|(p, _)| p)
+                .or_else(|| self.route6(a, 0).map(|g| g.port)),
+            IpAddr::V4(a) => self.route4(a, 0).map(|g| g.port),
+        };
+        (self.neighbors.list().into_iter())
+            .map(|(ip, mac, state)| (ip, mac, state, port(ip)))
+            .collect()
+    }
+
     /// The ARP cache, for `brick show neighbors`.
     pub fn neighbors(&self) -> &Neighbors<Waiting> {
         &self.neighbors

@@ -145,7 +145,7 @@ struct PortView {
 #[derive(Debug, Default)]
 struct ControlView {
     counters: ControlCounters,
-    neighbors: Vec<(IpAddr, Option<EthernetAddress>, &'static str)>,
+    neighbors: Vec<(IpAddr, Option<EthernetAddress>, &'static str, Option<u16>)>,
     to_wire_full: u64,
 }
 
@@ -709,7 +709,7 @@ fn control_loop(
             v.counters = cp.counters;
             v.to_wire_full = to_wire_full.load(Ordering::Relaxed);
             if list {
-                v.neighbors = cp.neighbors().list();
+                v.neighbors = cp.neighbor_list();
                 (next_list, arp_seen) = (now + 10, false);
             }
         }

@@ -111,11 +111,18 @@ pub(super) fn answer(shared: &Shared, line: &str) -> String {
             }
         }
         ["show", "neighbors"] => {
-            let _ = writeln!(o, "{:<26} {:<18} state", "address", "mac");
+            let _ = writeln!(o, "{:<30} {:<18} {:<10} state", "address", "mac", "port");
             if let Ok(v) = shared.control.lock() {
-                for (ip, mac, state) in &v.neighbors {
+                for &(ip, mac, state, port) in &v.neighbors {
                     let mac = mac.map_or("-".to_string(), |m| m.to_string());
-                    let _ = writeln!(o, "{:<26} {:<18} {state}", address(shared, *ip), mac);
+                    let port = port
+                        .and_then(|p| shared.ports.get(usize::from(p)))
+                        .map_or("-", |p| &p.name);
+                    let _ = writeln!(
+                        o,
+                        "{:<30} {mac:<18} {port:<10} {state}",
+                        address(shared, ip)
+                    );
                 }
             }
         }
