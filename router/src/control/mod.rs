@@ -215,9 +215,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         &self,
     ) -> Vec<(IpAddr, Option<EthernetAddress>, &'static str, Option<u16>)> {
         let port = |ip: IpAddr| match ip {
-            IpAddr::V6(a) => crate::wire::ipv6::unscope(a)
-                .map(|(p, _)| p)
-                .or_else(|| self.route6(a, 0).map(|g| g.port)),
+            IpAddr::V6(a) => self.locate6(a).map(|(p, _)| p),
             IpAddr::V4(a) => self.route4(a, 0).map(|g| g.port),
         };
         (self.neighbors.list().into_iter())

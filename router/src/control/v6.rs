@@ -96,6 +96,16 @@ fn all_nodes() -> (Ipv6Addr, EthernetAddress) {
     (a, EthernetAddress(ipv6::multicast_mac(a)))
 }
 
+/// The neighbour table's key of `a` heard on `port`: a link-local address carries its port
+/// (`ipv6::scoped`), any other stands for itself.
+fn neighbor_key(a: Ipv6Addr, port: u16) -> Ipv6Addr {
+    if ipv6::is_link_local(a) {
+        ipv6::scoped(a, port)
+    } else {
+        a
+    }
+}
+
 /// The IPv6 packet of `frame`, checked.
 fn ip6(frame: &[u8]) -> Option<Ipv6Packet<&[u8]>> {
     Ipv6Packet::new_checked(frame.get(HEADER_LEN..)?).ok()
@@ -226,14 +236,7 @@ impl<T: Lpm<u32>> ControlPlane<T> {
             return;
         };
         let eth_src = EthernetFrame::new_unchecked(f).src_addr();
-        // The neighbour table's key: a link-local address with its port (`ipv6::scoped`).
-        let key = |a: Ipv6Addr| {
-            if ipv6::is_link_local(a) {
-                ipv6::scoped(a, port)
-            } else {
-                a
-            }
-        };
+        let key = |a| neighbor_key(a, port);
         let cp = &self.ports[usize::from(port)];
         let mac = cp.local.mac;
         let (learned, reply) = match nd {
@@ -311,6 +314,12 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         }
     }
 
+    /// The port of neighbour `key` and its address on the wire: a link-local key names its
+    /// port, any other is on the port its route leads to.
+    pub(super) fn locate6(&self, key: Ipv6Addr) -> Option<(u16, Ipv6Addr)> {
+        ipv6::unscope(key).or_else(|| Some((self.route6(key, 0)?.port, key)))
+    }
+
     /// A router solicitation from `src` (RFC 4861 6.2.6): on an advertising port, a unicast
     /// advertisement to a host that has an address, else a multicast one, at most one per 3 s.
     fn router_solicit(
@@ -331,12 +340,8 @@ impl<T: Lpm<u32>> ControlPlane<T> {
         };
         match source_ll {
             Some(ll) if !src.is_unspecified() => {
-                // Link-local neighbours are never next hops here (routes go via subnet
-                // addresses), so only a host's subnet address is worth learning.
-                if !ipv6::is_link_local(src)
-                    && let Some(Action::Send(mac, waiting)) =
-                        self.learn(port, IpAddr::V6(src), ll, true, now_ms)
-                {
+                let key = IpAddr::V6(neighbor_key(src, port));
+                if let Some(Action::Send(mac, waiting)) = self.learn(port, key, ll, true, now_ms) {
                     self.send_waiting(mac, waiting, out);
                 }
                 self.router_advert(port, src, ll, RA_LIFETIME_S, out);
@@ -419,13 +424,8 @@ impl<T: Lpm<u32>> ControlPlane<T> {
     /// A neighbour solicitation for `ip`: to its solicited-node group, or unicast to `to` when
     /// an entry is re-confirmed.
     pub(super) fn request6(&mut self, key: Ipv6Addr, to: Option<EthernetAddress>, out: &mut Out) {
-        // A link-local neighbour names its port; the wire gets the address without it.
-        let (port, ip) = match ipv6::unscope(key) {
-            Some(scope) => scope,
-            None => match self.route6(key, 0) {
-                Some(g) => (g.port, key),
-                None => return,
-            },
+        let Some((port, ip)) = self.locate6(key) else {
+            return;
         };
         let Some(p) = self.ports.get(usize::from(port)) else {
             return;
@@ -644,6 +644,7 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(&out[0].1[0..6], &H1.0);
         assert_eq!(ip_of(&out[0].1).dst_addr(), a("fe80::2"), "unicast");
+        assert_eq!(cp.neighbors().get(ipv6::scoped(a("fe80::2"), 0)), Some(H1));
         let global = icmp(
             "fd01::2",
             "ff02::2",

@@ -593,7 +593,7 @@ impl Worker {
             }
         };
         let _ = ready.send(Ok(()));
-        let (fib, fib6, locals, macs) = self.pipeline.clone();
+        let (fib, fib6, locals, macs) = self.pipeline;
         // Bursts of punts up to a tenth of a second's worth, at least one full rx burst.
         let limit = RateLimit::new(self.punt_rate, (self.punt_rate / 10).max(64));
         let mut pipeline = Pipeline::new(fib, locals, macs)
@@ -616,7 +616,7 @@ impl Worker {
                 }
             }
             rx += work as u64;
-            work += self.send_control_frames(&pool, &mut one);
+            work += send_control_frames(&self.path, &mut self.tx, &pool, &mut one);
             if work != 0 {
                 busy_ns += clock::now_ns().saturating_sub(round);
                 self.counters.store(&pipeline.counters);
@@ -637,27 +637,25 @@ impl Worker {
             }
         }
         // What the control plane said last (its goodbye) still goes out.
-        self.send_control_frames(&pool, &mut one);
+        send_control_frames(&self.path, &mut self.tx, &pool, &mut one);
         for tx in self.tx.iter_mut() {
             tx.flush();
         }
         self.counters.store(&pipeline.counters);
     }
+}
 
-    /// Sends the frames the control plane queued for the wire; returns how many.
-    fn send_control_frames(&mut self, pool: &Pool, one: &mut Burst) -> usize {
-        let mut n = 0;
-        while let Some((port, frame)) = self.path.to_wire.pop() {
-            n += 1;
-            if let (Some(tx), Some(p)) =
-                (self.tx.get_mut(usize::from(port)), pool.alloc_from(&frame))
-            {
-                let _ = one.push(p);
-                tx.tx_burst(one);
-            }
+/// Sends the frames the control plane queued for the wire; returns how many.
+fn send_control_frames(path: &PuntPath, tx: &mut [Tx], pool: &Pool, one: &mut Burst) -> usize {
+    let mut n = 0;
+    while let Some((port, frame)) = path.to_wire.pop() {
+        n += 1;
+        if let (Some(tx), Some(p)) = (tx.get_mut(usize::from(port)), pool.alloc_from(&frame)) {
+            let _ = one.push(p);
+            tx.tx_burst(one);
         }
-        n
     }
+    n
 }
 
 fn control_loop(
