@@ -58,6 +58,22 @@ const LENGTH_MIX: [(u8, u32); 25] = [
 const NEXT_HOPS: u16 = 16;
 /// The MAC of the router's port 0.
 pub const ROUTER_MAC: [u8; 6] = [0x02, 0, 0, 0, 0x01, 0];
+/// The MAC of the router's port 1, towards the next hops.
+const ROUTER_MAC_1: [u8; 6] = [0x02, 0, 0, 0, 0x01, 1];
+/// The router's addresses on port 0 (facing 198.18.0.0/16) and port 1 (198.19.0.0/24).
+const ROUTER_ADDRS: [Ipv4Addr; 2] = [
+    Ipv4Addr::new(198, 18, 0, 254),
+    Ipv4Addr::new(198, 19, 0, 254),
+];
+
+/// Next hop `k`: 198.19.k/256.k%256 on port 1, a neighbour with MAC 02:00:00:00:k/256+2:k%256.
+fn next_hop(k: NextHop) -> (Ipv4Addr, EthernetAddress) {
+    let [hi, lo] = k.to_be_bytes();
+    (
+        Ipv4Addr::new(198, 19, hi, lo),
+        EthernetAddress([0x02, 0, 0, 0, hi + 2, lo]),
+    )
+}
 
 /// `n` random prefixes with the length mix of a full Internet table, in unicast space
 /// (1.0.0.0-223.255.255.255), next hops 1..=16, plus a default route: the same for a seed.
@@ -163,24 +179,17 @@ pub fn router_setup(routes: &[(Prefix<u32>, NextHop)]) -> Result<RouterSetup, Er
     let mut groups = vec![Vec::new()];
     let mut neighbors = MacTable::default();
     for k in 1..=max {
-        let [hi, lo] = k.to_be_bytes();
-        let gw = Ipv4Addr::new(198, 19, hi, lo);
+        let (gw, mac) = next_hop(k);
         groups.push(vec![Gateway {
             port: 1,
             addr: u32::from(gw),
         }]);
-        neighbors.insert(gw.into(), EthernetAddress([0x02, 0, 0, 0, hi + 2, lo]));
+        neighbors.insert(gw.into(), mac);
     }
     let (_writer, reader) = Fib::new(lpm, groups).publish();
     let ports = vec![
-        Local::new(
-            EthernetAddress(ROUTER_MAC),
-            vec![Ipv4Addr::new(198, 18, 0, 254)],
-        ),
-        Local::new(
-            EthernetAddress([0x02, 0, 0, 0, 0x01, 1]),
-            vec![Ipv4Addr::new(198, 19, 0, 254)],
-        ),
+        Local::new(EthernetAddress(ROUTER_MAC), vec![ROUTER_ADDRS[0]]),
+        Local::new(EthernetAddress(ROUTER_MAC_1), vec![ROUTER_ADDRS[1]]),
     ];
     Ok(RouterSetup {
         reader,
@@ -218,8 +227,8 @@ fn internet_stream(name: &str, from: [u8; 4], to: [u8; 4], size: usize) -> Strea
 }
 
 /// The node's configuration: port 0 (`gen`, 198.18.0.254/16) faces the sources, port 1 (`sink`,
-/// 198.19.0.254/24) the next hops; `routes` become static routes via 198.19.0.k, and each next
-/// hop is a static neighbour with MAC 02:00:00:00:k/256+2:k%256, so nothing waits for ARP.
+/// 198.19.0.254/24) the next hops; `routes` become static routes via their [`next_hop`], each
+/// one a static neighbour, so nothing waits for ARP.
 fn node_config(routes: &[(Prefix<u32>, NextHop)], core: usize) -> Config {
     let port = |name: &str, addr: Ipv4Addr, len: u8, mac: [u8; 6]| PortConfig {
         name: name.into(),
@@ -229,10 +238,6 @@ fn node_config(routes: &[(Prefix<u32>, NextHop)], core: usize) -> Config {
         mtu: None,
         mac: Some(EthernetAddress(mac)),
         ra: false,
-    };
-    let gateway = |k: NextHop| {
-        let [hi, lo] = k.to_be_bytes();
-        (Ipv4Addr::new(198, 19, hi, lo), [0x02, 0, 0, 0, hi + 2, lo])
     };
     let max = routes.iter().map(|&(_, nh)| nh).max().unwrap_or(0);
     Config {
@@ -245,28 +250,23 @@ fn node_config(routes: &[(Prefix<u32>, NextHop)], core: usize) -> Config {
         icmp_rate: 100,
         metrics: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
         ports: vec![
-            port("gen", Ipv4Addr::new(198, 18, 0, 254), 16, ROUTER_MAC),
-            port(
-                "sink",
-                Ipv4Addr::new(198, 19, 0, 254),
-                24,
-                [2, 0, 0, 0, 1, 1],
-            ),
+            port("gen", ROUTER_ADDRS[0], 16, ROUTER_MAC),
+            port("sink", ROUTER_ADDRS[1], 24, ROUTER_MAC_1),
         ],
         routes: routes
             .iter()
             .map(|&(prefix, nh)| StaticRoute {
                 prefix,
-                target: RouteTarget::Via(gateway(nh).0),
+                target: RouteTarget::Via(next_hop(nh).0),
             })
             .collect(),
         routes6: Vec::new(),
         neighbors: (1..=max)
             .map(|k| {
-                let (addr, mac) = gateway(k);
+                let (addr, mac) = next_hop(k);
                 StaticNeighbor {
                     addr: addr.into(),
-                    mac: EthernetAddress(mac),
+                    mac,
                 }
             })
             .collect(),
