@@ -7,6 +7,11 @@
 //! popcount of the bitmap below `v`: a node costs 24 bytes and a leaf 2, whatever the fan-out.
 //! With `S = 18`, every IPv4 prefix up to /24 resolves within one node.
 //!
+//! Two shortcuts keep leaf loads off the common path of a real table, where many subtrees hold
+//! more-specifics of one next hop: a subtree that is a single run of leaves is a direct leaf, and
+//! a node without children and with at most [`INLINE`] leaves keeps them in its own `base0` and
+//! `base1`, which it does not otherwise need.
+//!
 //! An update rebuilds, from the rule trie, only the deepest node whose slots or children the
 //! changed prefix touches (or the direct entries it spans, for a prefix no longer than `S`).
 //! Each node's children and each node's leaves are a block of an arena with free lists, so a
@@ -24,6 +29,9 @@ const BATCH: usize = 32;
 /// index of a subtree's root node.
 const LEAF: u32 = 1 << 31;
 
+/// The most leaves a node without children keeps inline (four 16-bit next hops in 8 bytes).
+const INLINE: u32 = 4;
+
 #[derive(Clone, Copy, Debug, Default)]
 struct Node {
     vector: u64,
@@ -37,12 +45,50 @@ const _: () = assert!(size_of::<Node>() == 24);
 
 /// Where a slot of a node leads.
 enum Step {
+    /// The slot's run of leaves, counted from the node's first.
     Leaf(usize),
     Child(usize),
 }
 
 impl Node {
-    /// Slot `v`: the index of its child node, or of its leaf.
+    /// A node of `vector` and `leafvec` whose leaves are `leaves`, stored inline if they fit or
+    /// in the block at `base0` (which `place` gives on demand); `base1` is its first child.
+    fn new(
+        (vector, leafvec): (u64, u64),
+        leaves: &[NextHop],
+        base1: u32,
+        place: impl FnOnce(&[NextHop]) -> Result<u32, Error>,
+    ) -> Result<Node, Error> {
+        let mut node = Node {
+            vector,
+            leafvec,
+            base0: 0,
+            base1,
+        };
+        if node.inline() {
+            let packed = leaves
+                .iter()
+                .rev()
+                .fold(0u64, |p, &nh| p << 16 | u64::from(nh));
+            (node.base0, node.base1) = (packed as u32, (packed >> 32) as u32);
+        } else {
+            node.base0 = place(leaves)?;
+        }
+        Ok(node)
+    }
+
+    /// Whether the leaves are in `base0` and `base1` rather than in a block.
+    #[inline]
+    fn inline(&self) -> bool {
+        self.vector == 0 && self.leafvec.count_ones() <= INLINE
+    }
+
+    /// The block of leaves, if the node has one: start and length.
+    fn leaf_block(&self) -> Option<(u32, u32)> {
+        (!self.inline()).then_some((self.base0, self.leafvec.count_ones()))
+    }
+
+    /// Slot `v`: the index of its child node, or its run of leaves.
     #[inline]
     fn step(&self, v: usize) -> Step {
         let bit = 1u64 << v;
@@ -52,10 +98,7 @@ impl Node {
         } else {
             // A leaf slot's run starts at or below it, so the count is at least one in a node
             // built here; `leaf` bounds-checks what a default node would give.
-            Step::Leaf(
-                (self.base0 as usize + (self.leafvec & below).count_ones() as usize)
-                    .wrapping_sub(1),
-            )
+            Step::Leaf(((self.leafvec & below).count_ones() as usize).wrapping_sub(1))
         }
     }
 }
@@ -185,7 +228,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
                     d as NextHop
                 } else {
                     match n.step(k.stride6(S)) {
-                        Step::Leaf(at) => self.t.leaf(at),
+                        Step::Leaf(run) => self.t.leaf(n, run),
                         Step::Child(c) => self.t.descend(*k, c, S + 6),
                     }
                 };
@@ -204,11 +247,8 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
                 *at = self.t.direct[first];
                 sum += u64::from(self.t.cover[first]);
             }
-            for at in &mut at[..chunk.len()] {
-                *at = self.t.root(*at).base0;
-            }
             for &at in &at[..chunk.len()] {
-                sum += u64::from(self.t.leaf(at as usize));
+                sum += u64::from(self.t.leaf(&self.t.root(at), 0));
             }
             sum += self.rules.warm(chunk);
         }
@@ -291,15 +331,23 @@ impl Tables {
                 return NO_ROUTE;
             };
             match n.step(key.stride6(off)) {
-                Step::Leaf(at) => return self.leaf(at),
+                Step::Leaf(run) => return self.leaf(n, run),
                 Step::Child(c) => (i, off) = (c, off + 6),
             }
         }
     }
 
+    /// Run `run` of node `n`'s leaves. Selects rather than branches between the inline leaf
+    /// and the stored one (an inline node reads leaf 0, which stays in cache), so that a batch
+    /// of lookups does not mispredict on the kind of node.
     #[inline]
-    fn leaf(&self, at: usize) -> NextHop {
-        self.leaves.items.get(at).copied().unwrap_or(NO_ROUTE)
+    fn leaf(&self, n: &Node, run: usize) -> NextHop {
+        let inline = n.inline();
+        let at = if inline { 0 } else { n.base0 as usize + run };
+        let stored = self.leaves.items.get(at).copied().unwrap_or(NO_ROUTE);
+        let packed = u64::from(n.base0) | u64::from(n.base1) << 32;
+        let own = (packed >> (16 * (run % 4))) as NextHop;
+        if inline { own } else { stored }
     }
 
     /// Sets direct entry `slot` from rule node `n` (the node `S` bits down, if any) and `best`,
@@ -320,10 +368,15 @@ impl Tables {
         }
         self.direct[slot] = match n {
             Some(n) => {
-                let root = self.nodes.reserve(1)?;
                 let node = self.build(rules, n, best)?;
-                self.nodes.items[root as usize] = node;
-                root
+                if node.vector == 0 && node.leafvec.count_ones() == 1 {
+                    // One run: the subtree only holds more-specifics of one next hop.
+                    LEAF | u32::from(self.leaf(&node, 0))
+                } else {
+                    let root = self.nodes.reserve(1)?;
+                    self.nodes.items[root as usize] = node;
+                    root
+                }
             }
             None => LEAF | u32::from(best),
         };
@@ -395,19 +448,20 @@ impl Tables {
         }
         let (leafvec, runs) = LeafRuns::of(&slots, node.vector);
         let leaves = runs.as_slice();
-        let base0 = if leafvec.count_ones() == node.leafvec.count_ones() {
-            let at = node.base0 as usize;
+        // Same vector and as many leaves: the same kind of node, the same block if it has one.
+        let old = node.leaf_block();
+        let keep = old.filter(|&(_, len)| len as usize == leaves.len());
+        if let (Some((base0, len)), None) = (old, keep) {
+            self.leaves.release(base0, len);
+        }
+        self.nodes.items[at] = Node::new((node.vector, leafvec), leaves, node.base1, |leaves| {
+            let Some((base0, _)) = keep else {
+                return self.leaves.place(leaves);
+            };
+            let at = base0 as usize;
             self.leaves.items[at..at + leaves.len()].copy_from_slice(leaves);
-            node.base0
-        } else {
-            self.leaves.release(node.base0, node.leafvec.count_ones());
-            self.leaves.place(leaves)?
-        };
-        self.nodes.items[at] = Node {
-            leafvec,
-            base0,
-            ..node
-        };
+            Ok(base0)
+        })?;
         Ok(true)
     }
 
@@ -422,12 +476,10 @@ impl Tables {
         let slots = rules.slots(t, inherited);
         let vector = slots.kid_mask;
         let (leafvec, leaves) = LeafRuns::of(&slots, vector);
-        let node = Node {
-            vector,
-            leafvec,
-            base0: self.leaves.place(leaves.as_slice())?,
-            base1: self.nodes.reserve(vector.count_ones() as usize)?,
-        };
+        let base1 = self.nodes.reserve(vector.count_ones() as usize)?;
+        let node = Node::new((vector, leafvec), leaves.as_slice(), base1, |leaves| {
+            self.leaves.place(leaves)
+        })?;
         let kids = (0..64).filter(|&s| vector >> s & 1 != 0);
         for (k, s) in kids.enumerate() {
             let child = self.build(rules, slots.kid[s], slots.best[s])?;
@@ -443,7 +495,9 @@ impl Tables {
             self.free_below(self.nodes.items[(node.base1 + k) as usize]);
         }
         self.nodes.release(node.base1, kids);
-        self.leaves.release(node.base0, node.leafvec.count_ones());
+        if let Some((base0, len)) = node.leaf_block() {
+            self.leaves.release(base0, len);
+        }
     }
 }
 
@@ -491,6 +545,7 @@ impl LeafRuns {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Reference;
 
     #[test]
     fn churn_recycles_blocks() {
@@ -514,5 +569,43 @@ mod tests {
         }
         // Sizes settle once every block size in use has been freed once.
         assert_eq!(sizes[200], sizes[999], "the arenas grew under churn");
+    }
+
+    #[test]
+    fn small_subtrees_need_no_leaf_loads() {
+        let p = |a: u32, len| Prefix::new(a, len).unwrap();
+        let mut t = Poptrie4::default();
+        let mut reference = Reference::<u32>::default();
+        let mut both = |t: &mut Poptrie4, prefix, nh| {
+            t.insert(prefix, nh).unwrap();
+            reference.insert(prefix, nh).unwrap();
+            for k in (0x0a00_0000..0x0a01_0000).step_by(97) {
+                assert_eq!(t.lookup(k), reference.lookup(k), "{k:#x}");
+            }
+        };
+        let slot = 0x0a00_0000u32.top(18);
+        both(&mut t, p(0x0a00_0000, 16), 1);
+        // More-specifics of the covering next hop: one run, so a direct leaf.
+        both(&mut t, p(0x0a00_0100, 24), 1);
+        assert_eq!(t.t.direct[slot], LEAF | 1);
+        // Three runs (1, 2, 1): a node with its leaves inline.
+        both(&mut t, p(0x0a00_0200, 24), 2);
+        let root = t.t.root(t.t.direct[slot]);
+        assert!(root.inline() && root.leaf_block().is_none());
+        assert!(t.t.leaves.items.is_empty());
+        // Nine runs: a block; patched in place as next hops change, back inline when they go.
+        for (i, nh) in [(4, 3), (6, 4), (8, 5)] {
+            both(&mut t, p(0x0a00_0000 | i << 8, 24), nh);
+        }
+        assert!(t.t.root(t.t.direct[slot]).leaf_block().is_some());
+        both(&mut t, p(0x0a00_0800, 24), 6);
+        for i in [4, 6, 8] {
+            t.remove(p(0x0a00_0000 | i << 8, 24)).unwrap();
+            reference.remove(p(0x0a00_0000 | i << 8, 24)).unwrap();
+        }
+        assert!(t.t.root(t.t.direct[slot]).inline());
+        for k in (0x0a00_0000..0x0a01_0000).step_by(97) {
+            assert_eq!(t.lookup(k), reference.lookup(k), "{k:#x}");
+        }
     }
 }
