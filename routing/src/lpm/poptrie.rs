@@ -414,9 +414,50 @@ impl Tables {
         if len <= off + 6 && self.patch(rules, p, (at, node, off), t, inherited)? {
             return Ok(());
         }
-        self.free_below(node);
-        self.nodes.items[at] = self.build(rules, t, inherited)?;
+        self.nodes.items[at] = self.reshape(rules, p, (node, off), t, inherited)?;
         Ok(())
+    }
+
+    /// Rebuilds node `node`, `off` bits down (rule node `t`, `inherited` covering it), whose
+    /// children changed with the rule of `p`: new leaves and a new block of children, in which
+    /// the children outside `p`'s slots keep their subtrees. A subtree is moved, not rebuilt,
+    /// so that an update under a busy node (an IPv6 /48 under its /32) costs one node.
+    fn reshape<K: Key>(
+        &mut self,
+        rules: &Rules<K>,
+        p: Prefix<K>,
+        (node, off): (Node, u32),
+        t: NodeId,
+        inherited: NextHop,
+    ) -> Result<Node, Error> {
+        let slots = rules.slots(t, inherited);
+        let vector = slots.kid_mask;
+        // The slots of `p`: one when `p` lies below this node, its span when in it.
+        let width = 1u32 << (off + 6).saturating_sub(u32::from(p.len())).min(6);
+        let span = u64::MAX >> (64 - width) << p.addr().stride6(off);
+        let keep = node.vector & vector & !span;
+        let (leafvec, leaves) = LeafRuns::of(&slots, vector);
+        let base1 = self.nodes.reserve(vector.count_ones() as usize)?;
+        let new = Node::new((vector, leafvec), leaves.as_slice(), base1, |leaves| {
+            self.leaves.place(leaves)
+        })?;
+        for (k, s) in (0..64).filter(|&s| vector >> s & 1 != 0).enumerate() {
+            let child = match node.step(s) {
+                Step::Child(old) if keep >> s & 1 != 0 => self.nodes.items[old],
+                _ => self.build(rules, slots.kid[s], slots.best[s])?,
+            };
+            self.nodes.items[base1 as usize + k] = child;
+        }
+        for s in (0..64).filter(|&s| (node.vector & !keep) >> s & 1 != 0) {
+            if let Step::Child(old) = node.step(s) {
+                self.free_below(self.nodes.items[old]);
+            }
+        }
+        self.nodes.release(node.base1, node.vector.count_ones());
+        if let Some((base0, len)) = node.leaf_block() {
+            self.leaves.release(base0, len);
+        }
+        Ok(new)
     }
 
     /// Rewrites what prefix `p` changed in node `node`, at index `at` and depth `off` (rule node `t`, `inherited`
