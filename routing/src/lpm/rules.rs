@@ -280,34 +280,23 @@ impl<K: Key> Rules<K> {
     /// Every slot of node `n`, `inherited` covering the node.
     pub(crate) fn slots(&self, n: NodeId, inherited: NextHop) -> Slots {
         let node = &self.nodes[n as usize];
-        let mut own = [NO_ROUTE; 126];
+        let w = self.stride(n);
         let nhs = &self.nhs.items[node.nh_base as usize..];
+        // Entries are numbered shortest prefix first, so painting each one's span of slots in
+        // that order leaves every slot with its longest match. A node holds few prefixes, and
+        // this touches only their spans.
+        let mut best = [inherited; 64];
         for (e, &nh) in bits(node.have[0])
             .chain(bits(node.have[1]).map(|e| e + 64))
             .zip(nhs)
         {
-            own[e] = nh;
-        }
-        // The node's prefixes as a complete binary tree (`entry + 1`), each entry resolved to
-        // the longest prefix covering it, a level at a time: no branches, no dependency
-        // within a level.
-        let mut tree = [inherited; 127];
-        for r in 1..=STRIDE as usize {
-            let (above, level) = tree.split_at_mut((1 << r) - 1);
-            let parents = &above[(1 << (r - 1)) - 1..];
-            let own = &own[(1 << r) - 2..(2 << r) - 2];
-            for ((out, nh), &up) in level
-                .chunks_exact_mut(2)
-                .zip(own.chunks_exact(2))
-                .zip(parents)
-            {
-                out[0] = if nh[0] != NO_ROUTE { nh[0] } else { up };
-                out[1] = if nh[1] != NO_ROUTE { nh[1] } else { up };
+            let r = (e + 2).ilog2();
+            let b = e + 2 - (1 << r);
+            let shift = w.saturating_sub(r);
+            if let Some(span) = best.get_mut(b << shift..(b + 1) << shift) {
+                span.fill(nh);
             }
         }
-        let w = self.stride(n);
-        let mut best = [inherited; 64];
-        best[..1 << w].copy_from_slice(&tree[(1 << w) - 1..(2 << w) - 1]);
         let mut kid = [0; 64];
         let kids = &self.kids.items[node.kid_base as usize..];
         for (s, &k) in bits(node.kidmap).zip(kids) {
