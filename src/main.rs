@@ -111,19 +111,26 @@ enum ShowWhat {
 struct Cores {
     /// Pin the producer and consumer to these two cores, e.g. `--cores 0,1`
     /// (default: the first two cores, if there are two).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
-    cores: Option<Vec<usize>>,
+    #[arg(long, value_parser = core_pair)]
+    cores: Option<(usize, usize)>,
+}
+
+/// Parses `A,B`.
+fn core_pair(s: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("{s:?}: expected two core numbers, e.g. 0,1");
+    let (a, b) = s.split_once(',').ok_or_else(bad)?;
+    Ok((
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    ))
 }
 
 impl Cores {
     fn pair(&self) -> Option<(usize, usize)> {
-        match &self.cores {
-            Some(c) => Some((c[0], c[1])),
-            None => {
-                let c = brick_io::poll::cores();
-                (c.len() >= 2).then(|| (c[0], c[1]))
-            }
-        }
+        self.cores.or_else(|| {
+            let c = brick_io::poll::cores();
+            (c.len() >= 2).then(|| (c[0], c[1]))
+        })
     }
 }
 
@@ -381,11 +388,14 @@ fn main() -> ExitCode {
         Cmd::Check { config } => brick_router::Config::load(&config)
             .map(|c| {
                 println!(
-                    "{}: ok (node {}, {} ports, {} static routes, {} workers)",
+                    "{}: ok (node {}, {} ports, {} static IPv4 routes, {} static IPv6 routes, \
+                     {} static neighbours, {} workers)",
                     config.display(),
                     c.node,
                     c.ports.len(),
                     c.routes.len(),
+                    c.routes6.len(),
+                    c.neighbors.len(),
                     c.cores.len()
                 )
             })

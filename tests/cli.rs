@@ -56,7 +56,7 @@ fn check_accepts_a_good_file_and_names_file_line_and_reason_otherwise() {
     let (ok, out, _) = brick(&["check", "-c", good.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert!(
-        out.contains("ok (node 7, 2 ports, 1 static routes, 1 workers)"),
+        out.contains("ok (node 7, 2 ports, 1 static IPv4 routes, 0 static IPv6 routes, 0 static neighbours, 1 workers)"),
         "{out}"
     );
 

@@ -266,6 +266,7 @@ fn node_config(routes: &[(Prefix<u32>, NextHop)], core: usize) -> Config {
                 let (addr, mac) = next_hop(k);
                 StaticNeighbor {
                     addr: addr.into(),
+                    port: None,
                     mac,
                 }
             })

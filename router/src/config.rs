@@ -34,7 +34,7 @@
 //! port = "wan"
 //!
 //! [[neighbor]]                            # a static ARP / ND entry, never aged or overridden
-//! address = "10.2.0.2"                    # on a port's subnet (or an IPv6 link-local address)
+//! address = "10.2.0.2"                    # on a port's subnet, or IPv6 link-local with `port`
 //! mac = "02:00:00:00:02:02"
 //! ```
 //!
@@ -204,6 +204,12 @@ impl FromStr for Backend {
                     .into(),
             );
         }
+        if s.split(['@', ',']).any(|o| o.starts_with("queues=")) {
+            return Err(format!(
+                "port {s:?}: queues= is not for a node's ports: a node opens one rx and one tx \
+                 queue on every port per worker ([dataplane] cores)"
+            ));
+        }
         match s.parse::<PortSpec>().map_err(|e| e.to_string())? {
             PortSpec::Pcap { .. } => {
                 Err("pcap files are not router ports; use them with `brick gen`".into())
@@ -293,8 +299,10 @@ pub struct Config {
 /// A neighbour whose MAC the operator fixed, as `ip neigh add ... nud permanent` does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StaticNeighbor {
-    /// Its address, on a port's subnet (or IPv6 link-local).
+    /// Its address, on a port's subnet, or IPv6 link-local.
     pub addr: IpAddr,
+    /// The port of a link-local neighbour (index into [`Config::ports`]).
+    pub port: Option<u16>,
     /// Its MAC.
     pub mac: EthernetAddress,
 }
@@ -410,6 +418,7 @@ struct RawRoute {
 struct RawNeighbor {
     address: Spanned<String>,
     mac: Spanned<String>,
+    port: Option<Spanned<String>>,
 }
 
 /// Deserializes through `FromStr`, so a bad value gets its span (and so its line).
@@ -649,12 +658,35 @@ impl Config {
             let addr: IpAddr = a
                 .parse()
                 .map_err(|_| at(a_at, format!("neighbor address {a:?} is not an IP address")))?;
+            let link_local = matches!(addr, IpAddr::V6(v6) if v6.is_unicast_link_local());
+            let port = match (&n.port, link_local) {
+                (Some(port), true) => Some(port_of(port)?),
+                (None, false) => None,
+                (None, true) => {
+                    return Err(at(
+                        a_at,
+                        format!(
+                            "neighbor {addr}: a link-local neighbour is on one link; say which \
+                             with `port`"
+                        ),
+                    ));
+                }
+                (Some(port), false) => {
+                    return Err(at(
+                        port.span().start,
+                        format!(
+                            "neighbor {addr}: `port` is only for a link-local neighbour (the \
+                             subnet says where this one is)"
+                        ),
+                    ));
+                }
+            };
             let on_link = match addr {
                 IpAddr::V4(v4) => subnets
                     .iter()
                     .any(|&(subnet, ours)| subnet.contains(u32::from(v4)) && ours != v4),
                 IpAddr::V6(v6) => {
-                    v6.is_unicast_link_local()
+                    link_local
                         || subnets6
                             .iter()
                             .any(|&(subnet, ours)| subnet.contains(u128::from(v6)) && ours != v6)
@@ -668,10 +700,10 @@ impl Config {
             }
             let mac = parse_mac(n.mac.get_ref())
                 .map_err(|e| at(n.mac.span().start, format!("neighbor {addr}: {e}")))?;
-            if neighbors.iter().any(|o| o.addr == addr) {
+            if neighbors.iter().any(|o| (o.addr, o.port) == (addr, port)) {
                 return Err(at(a_at, format!("neighbor {addr} is given twice")));
             }
-            neighbors.push(StaticNeighbor { addr, mac });
+            neighbors.push(StaticNeighbor { addr, port, mac });
         }
 
         Ok(Config {
@@ -839,6 +871,7 @@ mac = "02:00:00:00:02:02"
 
 [[neighbor]]
 address = "fe80::2"
+port = "wan"
 mac = "02:00:00:00:02:03"
 "#;
 
@@ -884,10 +917,12 @@ mac = "02:00:00:00:02:03"
             [
                 StaticNeighbor {
                     addr: [10, 2, 0, 2].into(),
+                    port: None,
                     mac: EthernetAddress([2, 0, 0, 0, 2, 2])
                 },
                 StaticNeighbor {
                     addr: "fe80::2".parse().unwrap(),
+                    port: Some(1),
                     mac: EthernetAddress([2, 0, 0, 0, 2, 3])
                 },
             ]
@@ -967,7 +1002,7 @@ mac = "02:00:00:00:02:03"
                 "not a neighbour",
             ),
             (
-                "address = \"fe80::2\"",
+                "address = \"fe80::2\"\nport = \"wan\"",
                 "address = \"fd09::2\"",
                 "not a neighbour",
             ),
@@ -978,7 +1013,7 @@ mac = "02:00:00:00:02:03"
             ),
             ("\"02:00:00:00:02:03\"", "\"02:00:00:00:02\"", "MAC"),
             (
-                "address = \"fe80::2\"",
+                "address = \"fe80::2\"\nport = \"wan\"",
                 "address = \"10.2.0.2\"",
                 "given twice",
             ),
@@ -1011,6 +1046,25 @@ mac = "02:00:00:00:02:03"
     }
 
     #[test]
+    fn link_local_neighbours_name_their_port() {
+        let e = err(&GOOD.replace(
+            "address = \"fe80::2\"\nport = \"wan\"\n",
+            "address = \"fe80::2\"\n",
+        ));
+        assert!(e.reason.contains("say which with `port`"), "{e}");
+        let e = err(&GOOD.replace(
+            "address = \"10.2.0.2\"\n",
+            "address = \"10.2.0.2\"\nport = \"wan\"\n",
+        ));
+        assert!(e.reason.contains("only for a link-local neighbour"), "{e}");
+        let e = err(&GOOD.replace(
+            "address = \"fe80::2\"\nport = \"wan\"\n",
+            "address = \"fe80::2\"\nport = \"dmz\"\n",
+        ));
+        assert!(e.reason.contains("no port named"), "{e}");
+    }
+
+    #[test]
     fn link_local_gateways_name_their_port() {
         let e = err(&GOOD.replace("via = \"fe80::1\"\nport = \"wan\"", "via = \"fe80::1\""));
         assert!(e.reason.contains("say which with `port`"), "{e}");
@@ -1022,8 +1076,13 @@ mac = "02:00:00:00:02:03"
 
     #[test]
     fn whole_file_errors() {
-        let e = err(&GOOD.replace("[[neighbor]]\n", "[[neighbor]]\nport = \"wan\"\n"));
-        assert!(e.reason.contains("unknown field `port`"), "{e}");
+        let e = err(&GOOD.replace("[[neighbor]]\n", "[[neighbor]]\nrouter = true\n"));
+        assert!(e.reason.contains("unknown field `router`"), "{e}");
+        let e = err(&GOOD.replace("af_packet:veth1@ns1", "af_packet:veth1,queues=2@ns1"));
+        assert!(
+            e.reason.contains("queues= is not for a node's ports"),
+            "{e}"
+        );
         assert!(err("node = 1\n").reason.contains("no [[port]]"));
         assert!(
             err(&GOOD.replace("via = \"10.2.0.2\"", ""))

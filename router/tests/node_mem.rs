@@ -74,6 +74,18 @@ fn http_get(addr: std::net::SocketAddr, path: &str) -> (String, String) {
     (head.lines().next().unwrap().to_string(), body.to_string())
 }
 
+/// Asks `cmd` until the answer satisfies `ok` (the control thread refreshes what `show` reads
+/// every 100 ms), for at most 2 s.
+fn show_until(node: &Node, cmd: &str, ok: impl Fn(&str) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut out = node.command(cmd);
+    while !ok(&out) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        out = node.command(cmd);
+    }
+    assert!(ok(&out), "{out}");
+}
+
 fn is_arp(f: &[u8]) -> bool {
     f[12..14] == [0x08, 0x06]
 }
@@ -303,14 +315,58 @@ fn a_static_neighbor_needs_no_arp() {
                 && l.contains("permanent")
         })
     };
-    // The control thread refreshes what `show` reads every 100 ms.
-    let deadline = Instant::now() + Duration::from_secs(2);
-    let mut out = node.command("show neighbors");
-    while !listed(&out) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-        out = node.command("show neighbors");
-    }
-    assert!(listed(&out), "{out}");
+    show_until(&node, "show neighbors", listed);
+}
+
+/// UDP from fd01::2 (h0) to `dst` via the router.
+fn udp6(dst: std::net::Ipv6Addr) -> Vec<u8> {
+    let mut f = vec![0u8; 14 + 40 + 8 + 4];
+    f[0..6].copy_from_slice(&R0);
+    f[6..12].copy_from_slice(&H0.0);
+    f[12..14].copy_from_slice(&[0x86, 0xdd]);
+    f[14] = 0x60;
+    f[18..20].copy_from_slice(&12u16.to_be_bytes());
+    (f[20], f[21]) = (17, 64);
+    f[22..38].copy_from_slice(&"fd01::2".parse::<std::net::Ipv6Addr>().unwrap().octets());
+    f[38..54].copy_from_slice(&dst.octets());
+    f[54..56].copy_from_slice(&1024u16.to_be_bytes());
+    f[56..58].copy_from_slice(&9u16.to_be_bytes());
+    f[58..60].copy_from_slice(&12u16.to_be_bytes());
+    f
+}
+
+/// Input: a route to 2001:db8::/32 via fe80::7 on wan, and fe80::7 a static neighbour on wan.
+/// Output: a packet to 2001:db8::5 leaves wan at once to that MAC, without a Neighbor
+/// Solicitation; `show neighbors` lists the entry as fe80::7%wan, permanent.
+#[test]
+fn a_static_link_local_neighbor_is_the_gateway_on_its_port() {
+    let socket =
+        std::env::temp_dir().join(format!("brick-node-static6-{}.sock", std::process::id()));
+    let (r0, h0) = cable("r0", "h0", CableConfig::default()).unwrap();
+    let (r1, h1) = cable("r1", "h1", CableConfig::default()).unwrap();
+    let extra = "[[route]]\nprefix = \"2001:db8::/32\"\nvia = \"fe80::7\"\nport = \"wan\"\n\
+                 [[neighbor]]\naddress = \"fe80::7\"\nport = \"wan\"\nmac = \"02:00:00:00:02:07\"\n";
+    let mut cfg = config_with(socket.to_str().unwrap(), extra);
+    cfg.ports[0].addresses6 = vec!["fd01::1/64".parse().unwrap()];
+    let node = Node::start_with(&cfg, vec![r0, r1.with_id(1)]).unwrap();
+    let (mut h0, mut h1) = (Host::new(h0), Host::new(h1));
+    h0.send(&[udp6("2001:db8::5".parse().unwrap())]);
+    let ipv6 = |f: &Vec<u8>| f[12..14] == [0x86, 0xdd];
+    let got = h1.recv(|f| f[12..14] == [0x86, 0xdd], 1, Duration::from_secs(2));
+    let is_ns = |f: &Vec<u8>| ipv6(f) && f.len() > 54 && f[20] == 58 && f[54] == 135;
+    assert!(
+        !got.iter().any(is_ns),
+        "no solicitation for a static neighbour: {got:?}"
+    );
+    let fwd: Vec<_> = got.iter().filter(|f| ipv6(f) && f[20] == 17).collect();
+    assert_eq!(fwd.len(), 1, "{got:?}");
+    assert_eq!(&fwd[0][0..6], &[2, 0, 0, 0, 2, 7]);
+    let listed = |out: &str| {
+        out.lines().any(|l| {
+            l.contains("fe80::7%wan") && l.contains("02:00:00:00:02:07") && l.contains("permanent")
+        })
+    };
+    show_until(&node, "show neighbors", listed);
 }
 
 /// Input: a node advertising on lan (ra = true, fd01::1/64). Output: h0 gets a router

@@ -119,6 +119,13 @@ impl FromStr for PortSpec {
             "af_xdp" => {
                 let (ifname, opts, netns) = iface_args(rest, &bad)?;
                 let mut cfg = af_xdp::AfXdpConfig::default();
+                let (mut copy, mut attach) = (None, None);
+                let once = |seen: &mut Option<String>, opt: &str| match seen.replace(opt.into()) {
+                    Some(other) if other != opt => {
+                        Err(bad(&format!("{other} and {opt} exclude each other")))
+                    }
+                    _ => Ok(()),
+                };
                 for opt in opts {
                     match opt.split_once('=') {
                         Some(("queues", n)) => cfg.queues = number(n, &bad)?,
@@ -126,10 +133,22 @@ impl FromStr for PortSpec {
                         Some(("host", a)) => cfg
                             .host_ipv4
                             .push(a.parse().map_err(|_| bad("host= wants an IPv4 address"))?),
-                        None if opt == "copy" => cfg.zero_copy = af_xdp::ZeroCopy::Never,
-                        None if opt == "zerocopy" => cfg.zero_copy = af_xdp::ZeroCopy::Require,
-                        None if opt == "generic" => cfg.attach = af_xdp::XdpAttach::Generic,
-                        None if opt == "native" => cfg.attach = af_xdp::XdpAttach::Native,
+                        None if opt == "copy" => {
+                            once(&mut copy, opt)?;
+                            cfg.zero_copy = af_xdp::ZeroCopy::Never;
+                        }
+                        None if opt == "zerocopy" => {
+                            once(&mut copy, opt)?;
+                            cfg.zero_copy = af_xdp::ZeroCopy::Require;
+                        }
+                        None if opt == "generic" => {
+                            once(&mut attach, opt)?;
+                            cfg.attach = af_xdp::XdpAttach::Generic;
+                        }
+                        None if opt == "native" => {
+                            once(&mut attach, opt)?;
+                            cfg.attach = af_xdp::XdpAttach::Native;
+                        }
                         _ => {
                             return Err(bad(&format!(
                                 "unknown option {opt:?} (queues=N, ring=N, copy, zerocopy, \
@@ -137,6 +156,12 @@ impl FromStr for PortSpec {
                             )));
                         }
                     }
+                }
+                if !cfg.ring_size.is_power_of_two() || !(64..=16384).contains(&cfg.ring_size) {
+                    return Err(bad(&format!(
+                        "ring={}: a power of two in 64..=16384",
+                        cfg.ring_size
+                    )));
                 }
                 Ok(PortSpec::AfXdp { ifname, netns, cfg })
             }
@@ -235,6 +260,12 @@ fn iface_args<'a>(
         .next()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| bad("no interface name"))?;
+    // IFNAMSIZ, with its terminating zero.
+    if ifname.len() > 15 || ifname.contains(['/', ' ']) {
+        return Err(bad(&format!(
+            "{ifname:?} cannot be an interface name (at most 15 characters, no '/' or space)"
+        )));
+    }
     Ok((ifname.to_string(), parts, netns))
 }
 
@@ -293,6 +324,20 @@ mod tests {
             ("af_packet:eth0,queues=x", "not a number"),
             ("af_xdp:eth0,host=10.0.0", "IPv4 address"),
             ("af_xdp:eth0,turbo", "unknown option"),
+            ("af_xdp:eth0,ring=1000", "a power of two"),
+            ("af_xdp:eth0,ring=32", "a power of two"),
+            (
+                "af_xdp:eth0,copy,zerocopy",
+                "copy and zerocopy exclude each other",
+            ),
+            (
+                "af_xdp:eth0,native,generic",
+                "native and generic exclude each other",
+            ),
+            (
+                "af_packet:an-interface-name-too-long",
+                "at most 15 characters",
+            ),
             ("af_xdp:@ns", "no interface name"),
             ("af_packet:eth0,fast", "unknown option"),
             ("af_packet:eth0@", "empty namespace"),

@@ -401,7 +401,13 @@ impl Node {
         };
         let control = ControlPlane::new(control_ports, reader, macs, limits)
             .with_v6(reader6)
-            .with_static_neighbors(cfg.neighbors.iter().map(|n| (n.addr, n.mac)))
+            .with_static_neighbors(cfg.neighbors.iter().map(|n| match (n.addr, n.port) {
+                // Known by the scoped address, as the gateways of routes through it are.
+                (IpAddr::V6(a), Some(port)) => {
+                    (IpAddr::V6(crate::wire::ipv6::scoped(a, port)), n.mac)
+                }
+                _ => (n.addr, n.mac),
+            }))
             .with_router_adverts(
                 (0..cfg.ports.len() as u16).filter(|&i| cfg.ports[usize::from(i)].ra),
             );
