@@ -99,7 +99,7 @@ enum Cmd {
 enum ShowWhat {
     /// The routing table: best route per prefix, its source and next hops.
     Routes,
-    /// The ARP cache: address, MAC, state.
+    /// The neighbour cache (ARP and ND): address, MAC, port, state.
     Neighbors,
     /// Ports: backend, MAC, MTU, addresses, packet and drop counters.
     Ports,
@@ -166,7 +166,8 @@ enum BenchCmd {
         /// Keys: random (uniform) or inside (inside a random prefix of the table).
         #[arg(long, default_value = "random")]
         keys: brick_bench::lpm::Keys,
-        /// Seconds of lookups per table.
+        /// Seconds of lookups per table. The updates that follow are a fixed 1M per table, three
+        /// ways (one by one, in announced batches, published), whatever this says.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
