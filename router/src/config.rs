@@ -19,10 +19,15 @@
 //! [[port]]
 //! name = "lan"
 //! backend = "af_packet:veth1"             # af_packet:IF[,opts][@NETNS] or af_xdp:IF[,opts][@NETNS]
-//! addresses = ["10.1.0.1/24"]
+//! addresses = ["10.1.0.1/24", "fd01::1/64"]
 //! mtu = 1500                              # default: the interface's
 //! mac = "02:00:00:00:01:01"               # default: the interface's
 //! ra = true                               # send IPv6 router advertisements (default false)
+//!
+//! [[port]]
+//! name = "wan"
+//! backend = "af_xdp:veth2"
+//! addresses = ["10.2.0.1/24"]
 //!
 //! [[route]]
 //! prefix = "0.0.0.0/0"
