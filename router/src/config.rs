@@ -215,7 +215,7 @@ impl FromStr for Backend {
                  queue on every port per worker ([dataplane] cores)"
             ));
         }
-        match s.parse::<PortSpec>().map_err(|e| e.to_string())? {
+        match s.parse::<PortSpec>().map_err(io_reason)? {
             PortSpec::Pcap { .. } => {
                 Err("pcap files are not router ports; use them with `brick gen`".into())
             }
@@ -338,7 +338,7 @@ struct Raw {
 struct RawDataplane {
     #[serde(default = "default_cores")]
     cores: Spanned<Vec<usize>>,
-    #[serde(default, deserialize_with = "from_str")]
+    #[serde(default, deserialize_with = "idle_policy")]
     idle: IdlePolicy,
     #[serde(default)]
     nice: Option<Spanned<i32>>,
@@ -364,9 +364,9 @@ struct RawControl {
     #[serde(default = "default_socket")]
     socket: PathBuf,
     #[serde(default = "default_punt_rate")]
-    punt_rate: u32,
+    punt_rate: Spanned<u32>,
     #[serde(default = "default_icmp_rate")]
-    icmp_rate: u32,
+    icmp_rate: Spanned<u32>,
 }
 
 impl Default for RawControl {
@@ -382,17 +382,17 @@ impl Default for RawControl {
 fn default_socket() -> PathBuf {
     PathBuf::from(DEFAULT_SOCKET)
 }
-fn default_punt_rate() -> u32 {
-    10_000
+fn default_punt_rate() -> Spanned<u32> {
+    Spanned::new(0..0, 10_000)
 }
-fn default_icmp_rate() -> u32 {
-    100
+fn default_icmp_rate() -> Spanned<u32> {
+    Spanned::new(0..0, 100)
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
-    #[serde(deserialize_with = "from_str")]
+    #[serde(deserialize_with = "listen_addr")]
     listen: SocketAddr,
 }
 
@@ -434,6 +434,31 @@ where
     T::Err: fmt::Display,
 {
     String::deserialize(d)?.parse().map_err(de::Error::custom)
+}
+
+/// The reason of an I/O crate's configuration error, without its "config:" (the file and line
+/// already say where it is).
+fn io_reason(e: brick_io::Error) -> String {
+    match e {
+        brick_io::Error::Config(m) => m,
+        e => e.to_string(),
+    }
+}
+
+fn idle_policy<'de, D: Deserializer<'de>>(d: D) -> Result<IdlePolicy, D::Error> {
+    String::deserialize(d)?
+        .parse()
+        .map_err(|e| de::Error::custom(io_reason(e)))
+}
+
+fn listen_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(|_| {
+        de::Error::custom(format!(
+            "listen {s:?}: expected an IP address and a port, e.g. \"127.0.0.1:9179\" or \
+             \"[::1]:9179\" (not a host name)"
+        ))
+    })
 }
 
 impl Config {
@@ -488,12 +513,12 @@ impl Config {
         };
         let workers = cores.len();
         for (what, rate) in [
-            ("punt_rate", raw.control.punt_rate),
-            ("icmp_rate", raw.control.icmp_rate),
+            ("punt_rate", &raw.control.punt_rate),
+            ("icmp_rate", &raw.control.icmp_rate),
         ] {
-            if rate == 0 {
+            if *rate.get_ref() == 0 {
                 return Err(at(
-                    text.find(what).unwrap_or(0),
+                    rate.span().start,
                     format!("{what} = 0 would silence the control plane; give a rate per second"),
                 ));
             }
@@ -717,8 +742,8 @@ impl Config {
             idle: raw.dataplane.idle,
             nice,
             socket: raw.control.socket,
-            punt_rate: raw.control.punt_rate,
-            icmp_rate: raw.control.icmp_rate,
+            punt_rate: *raw.control.punt_rate.get_ref(),
+            icmp_rate: *raw.control.icmp_rate.get_ref(),
             metrics: raw.metrics.map(|m| m.listen),
             ports,
             routes,
@@ -951,6 +976,11 @@ mac = "02:00:00:00:02:03"
                 "idle = \"lazy\"",
                 "expected busy, adaptive or interrupt",
             ),
+            (
+                "listen = \"127.0.0.1:9179\"",
+                "listen = \"localhost:9179\"",
+                "not a host name",
+            ),
             ("socket =", "sockett =", "unknown field `sockett`"),
             ("\"10.1.0.1/24\"", "\"10.1.0.1\"", "needs a /length"),
             ("\"10.1.0.1/24\"", "\"10.1.0.0/24\"", "network or broadcast"),
@@ -973,7 +1003,7 @@ mac = "02:00:00:00:02:03"
             (
                 "\"127.0.0.1:9179\"",
                 "\"localhost\"",
-                "invalid socket address",
+                "expected an IP address and a port",
             ),
             ("name = \"wan\"", "name = \"lan\"", "used twice"),
             ("name = \"wan\"", "name = \"w\\\"an\"", "letters, digits"),
@@ -1029,6 +1059,7 @@ mac = "02:00:00:00:02:03"
             assert_eq!(e.file, "r.toml");
             assert_eq!(e.line, line_of(to, &text), "{to}: {e}");
             assert!(e.reason.contains(reason), "{to}: {e}");
+            assert!(!e.reason.starts_with("config:"), "{to}: {e}");
         }
     }
 
@@ -1042,8 +1073,14 @@ mac = "02:00:00:00:02:03"
     fn edge_values() {
         let host: IfAddr = "10.1.0.1/32".parse().unwrap();
         assert_eq!((host.broadcast(), host.subnet().len()), (None, 32));
-        let e = err(&GOOD.replace("[control]\n", "[control]\npunt_rate = 0\n"));
+        let text = GOOD.replace(
+            "[control]\n",
+            "# punt_rate per worker\n[control]\npunt_rate = 0\n",
+        );
+        let e = err(&text);
         assert!(e.reason.contains("punt_rate = 0"), "{e}");
+        let line = text.lines().position(|l| l == "punt_rate = 0").unwrap() + 1;
+        assert_eq!(e.line, line, "the key's line, not the comment's");
         let twice = format!("{GOOD}\n[[route]]\nprefix = \"0.0.0.0/0\"\nport = \"wan\"\n");
         let e = err(&twice);
         assert!(e.reason.contains("route 0.0.0.0/0 is given twice"), "{e}");
