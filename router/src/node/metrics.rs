@@ -227,6 +227,7 @@ pub(super) fn render(shared: &Shared) -> String {
             .counters
             .named()
             .into_iter()
+            .chain([("to_wire_full", v.to_wire_full)])
             .map(|(n, x)| (format!("event=\"{n}\""), x))
             .collect();
         family(
@@ -240,7 +241,7 @@ pub(super) fn render(shared: &Shared) -> String {
             &mut o,
             "brick_neighbors",
             "gauge",
-            "Entries in the ARP cache.",
+            "Entries in the neighbour cache (ARP and ND).",
             &[(none(), v.neighbors.len() as u64)],
         );
     }
