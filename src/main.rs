@@ -139,7 +139,7 @@ impl Cores {
 enum BenchCmd {
     /// Mem cable throughput, one producer core to one consumer core.
     Mem {
-        /// Frame size in bytes (60..=1518).
+        /// Frame size in bytes without FCS (60..=1518; 60 is a 64-byte frame on the wire).
         #[arg(long, default_value_t = 64)]
         size: usize,
         /// Packets per burst (1..=64).
@@ -327,7 +327,7 @@ enum BenchCmd {
     /// AF_PACKET ports on a veth pair beside the kernel's UDP socket path over the same veth
     /// (root: builds two network namespaces and deletes them afterwards).
     Veth {
-        /// Frame size in bytes (64..=1514).
+        /// Frame size in bytes without FCS (64..=1514).
         #[arg(long, default_value_t = 64)]
         size: usize,
         /// Seconds to measure each path.
@@ -337,7 +337,7 @@ enum BenchCmd {
     /// AF_XDP ports beside AF_PACKET ports on one veth pair, rx and tx, as a ratio
     /// (root: builds two network namespaces and deletes them afterwards).
     Xdp {
-        /// Frame size in bytes (64..=1514).
+        /// Frame size in bytes without FCS (64..=1514).
         #[arg(long, default_value_t = 64)]
         size: usize,
         /// Seconds to measure each backend in each round.
