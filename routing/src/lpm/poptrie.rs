@@ -363,7 +363,7 @@ impl Tables {
         let old = self.direct[slot];
         if old & LEAF == 0 {
             let root = self.nodes.items[old as usize];
-            self.free_below(root);
+            self.free_below(root, 0);
             self.nodes.release(old, 1);
         }
         self.direct[slot] = match n {
@@ -448,15 +448,7 @@ impl Tables {
             };
             self.nodes.items[base1 as usize + k] = child;
         }
-        for s in (0..64).filter(|&s| (node.vector & !keep) >> s & 1 != 0) {
-            if let Step::Child(old) = node.step(s) {
-                self.free_below(self.nodes.items[old]);
-            }
-        }
-        self.nodes.release(node.base1, node.vector.count_ones());
-        if let Some((base0, len)) = node.leaf_block() {
-            self.leaves.release(base0, len);
-        }
+        self.free_below(node, keep);
         Ok(new)
     }
 
@@ -484,7 +476,7 @@ impl Tables {
                 continue;
             };
             let old = self.nodes.items[i];
-            self.free_below(old);
+            self.free_below(old, 0);
             self.nodes.items[i] = self.build(rules, slots.kid[s], slots.best[s])?;
         }
         let (leafvec, runs) = LeafRuns::of(&slots, node.vector);
@@ -529,13 +521,16 @@ impl Tables {
         Ok(node)
     }
 
-    /// Recycles the blocks below `node`: its leaves and, recursively, its children.
-    fn free_below(&mut self, node: Node) {
-        let kids = node.vector.count_ones();
-        for k in 0..kids {
-            self.free_below(self.nodes.items[(node.base1 + k) as usize]);
+    /// Recycles the blocks below `node`: its leaves, its block of children and, recursively,
+    /// the subtrees of its children except those in the slots of `keep` (moved elsewhere).
+    fn free_below(&mut self, node: Node, keep: u64) {
+        let kids = (0..64).filter(|&s| node.vector >> s & 1 != 0);
+        for (k, s) in kids.enumerate() {
+            if keep >> s & 1 == 0 {
+                self.free_below(self.nodes.items[node.base1 as usize + k], 0);
+            }
         }
-        self.nodes.release(node.base1, kids);
+        self.nodes.release(node.base1, node.vector.count_ones());
         if let Some((base0, len)) = node.leaf_block() {
             self.leaves.release(base0, len);
         }
