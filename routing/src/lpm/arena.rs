@@ -3,13 +3,19 @@
 
 use crate::Error;
 
-/// A growable array handing out blocks, with free lists by power-of-two size class. A block
-/// keeps its class for life, so freed blocks always fit the requests of their class again.
+/// A growable array handing out blocks, with free lists by power-of-two size class.
+///
+/// A block's class follows from how many items it holds: a block of `len` items has room for
+/// `len.next_power_of_two()`, and [`Arena::remove`] hands the upper half back as soon as the
+/// lower half suffices. So no per-block record is read on an update, which would be one more
+/// cache miss. The exception is a tight block (of exactly its length, from a full build): a
+/// bitmap, one bit per item and small enough to stay in cache, marks where those start, and
+/// a freed one is cut into power-of-two blocks.
 #[derive(Clone, Debug)]
 pub(crate) struct Arena<T> {
     pub(crate) items: Vec<T>,
-    /// Class of the block starting at each index (meaningless elsewhere).
-    class: Vec<u8>,
+    /// Bit `i` set where a tight block starts at index `i`.
+    tight_starts: Vec<u64>,
     free: Vec<Vec<u32>>,
     /// New blocks get exactly the size asked (a full build) rather than a power of two.
     pub(crate) tight: bool,
@@ -20,6 +26,12 @@ pub(crate) struct Arena<T> {
 /// Indices stay below 2^31: Poptrie's direct entries spend the top bit on "leaf".
 const LIMIT: u32 = 1 << 31;
 
+/// The class of a block holding `len` (at least 1) items: its room is `1 << class`.
+#[inline]
+fn class(len: usize) -> usize {
+    len.next_power_of_two().trailing_zeros() as usize
+}
+
 // ===== impl Arena =====
 
 impl<T: Copy + Default> Arena<T> {
@@ -27,36 +39,34 @@ impl<T: Copy + Default> Arena<T> {
     pub(crate) fn new(name: &'static str) -> Self {
         Arena {
             items: Vec::new(),
-            class: Vec::new(),
+            tight_starts: Vec::new(),
             free: (0..32).map(|_| Vec::new()).collect(),
             tight: false,
             name,
         }
     }
 
-    /// The start of a block for `len` items: from the free list of its class (the power of two
-    /// at or above `len`), else new.
+    /// The start of a block for `len` items: from the free list of its class, else new (of
+    /// exactly `len` items if the arena is [`tight`](Arena::tight)).
     pub(crate) fn reserve(&mut self, len: usize) -> Result<u32, Error> {
         if len == 0 {
             return Ok(0);
         }
-        let class = len.next_power_of_two().trailing_zeros() as usize;
+        let class = class(len);
         if let Some(start) = self.free.get_mut(class).and_then(Vec::pop) {
             return Ok(start);
         }
-        // A tight block serves the class below its size when recycled.
-        let (cap, class) = if self.tight {
-            (len, len.ilog2() as u8)
-        } else {
-            (1 << class, class as u8)
-        };
+        let cap = if self.tight { len } else { 1 << class };
         let start = u32::try_from(self.items.len())
             .ok()
             .filter(|s| s.checked_add(cap as u32).is_some_and(|end| end < LIMIT))
             .ok_or(Error::TableFull(self.name))?;
         self.items.resize(self.items.len() + cap, T::default());
-        self.class.resize(self.items.len(), 0);
-        self.class[start as usize] = class;
+        if self.tight && !len.is_power_of_two() {
+            let at = start as usize;
+            self.tight_starts.resize(self.items.len().div_ceil(64), 0);
+            self.tight_starts[at / 64] |= 1 << (at % 64);
+        }
         Ok(start)
     }
 
@@ -68,9 +78,17 @@ impl<T: Copy + Default> Arena<T> {
         Ok(start)
     }
 
-    /// Whether the block at `start` (not a tight one) has room for `len` items.
-    fn fits(&self, start: u32, len: usize) -> bool {
-        len <= 1 << self.class[start as usize]
+    /// Whether the block at `start` is a tight one: clears the mark if `clear`.
+    fn is_tight(&mut self, start: u32, clear: bool) -> bool {
+        let at = start as usize;
+        let Some(word) = self.tight_starts.get_mut(at / 64) else {
+            return false;
+        };
+        let tight = *word >> (at % 64) & 1 != 0;
+        if clear {
+            *word &= !(1 << (at % 64));
+        }
+        tight
     }
 
     /// Inserts `v` at position `at` of the block at `*start`, which holds `len` items, moving
@@ -84,7 +102,7 @@ impl<T: Copy + Default> Arena<T> {
     ) -> Result<(), Error> {
         if len == 0 {
             *start = self.reserve(1)?;
-        } else if !self.fits(*start, len + 1) {
+        } else if len.is_power_of_two() || self.is_tight(*start, false) {
             let old = *start;
             *start = self.reserve(len + 1)?;
             self.items
@@ -97,22 +115,40 @@ impl<T: Copy + Default> Arena<T> {
         Ok(())
     }
 
-    /// Removes position `at` of the block at `*start`, which holds `len` items; the block goes
-    /// back to its free list when it empties.
+    /// Removes position `at` of the block at `*start`, which holds `len` items. The block goes
+    /// back to its free list when it empties, and moves to one of the class below when that
+    /// suffices, so that its length keeps telling its class.
     pub(crate) fn remove(&mut self, start: &mut u32, len: usize, at: usize) {
         let s = *start as usize;
         self.items.copy_within(s + at + 1..s + len, s + at);
         if len == 1 {
             self.release(*start, 1);
             *start = 0;
+        } else if (len - 1).is_power_of_two() && !self.is_tight(*start, false) {
+            // Only an arena at its size limit has no block to move to; the block then stays,
+            // larger than its length says, and its upper half is lost to reuse.
+            if let Ok(new) = self.reserve(len - 1) {
+                self.items.copy_within(s..s + len - 1, new as usize);
+                self.free[class(len)].push(*start);
+                *start = new;
+            }
         }
     }
 
-    /// Returns the block at `start`, which holds `len` items, to the free list of its class.
+    /// Returns the block at `start`, which holds `len` items, to the free lists: to the list of
+    /// its class, or cut into power-of-two blocks if it is a tight one.
     pub(crate) fn release(&mut self, start: u32, len: u32) {
-        if len > 0 {
-            let class = self.class[start as usize];
-            self.free[usize::from(class)].push(start);
+        if len == 0 {
+            return;
+        }
+        if !self.is_tight(start, true) {
+            self.free[class(len as usize)].push(start);
+            return;
+        }
+        let mut at = start;
+        for c in (0..32).rev().filter(|c| len >> c & 1 != 0) {
+            self.free[c].push(at);
+            at += 1 << c;
         }
     }
 }
@@ -136,9 +172,14 @@ mod tests {
         let s = start as usize;
         assert_eq!(a.items[s..s + 5], [10, 20, 30, 40, 50]);
         // Five items took the block of eight; the blocks of one, two and four were freed.
-        assert_eq!(a.class[s], 3);
+        assert_eq!(
+            [a.free[0].len(), a.free[1].len(), a.free[2].len()],
+            [1, 1, 1]
+        );
         a.remove(&mut start, 5, 1);
-        assert_eq!(a.items[s..s + 4], [10, 30, 40, 50]);
+        // Four fit in four: they moved to the free block of four, and the eight is free.
+        assert_eq!((start, &a.free[3][..]), (3, &[s as u32][..]));
+        assert_eq!(a.items[3..7], [10, 30, 40, 50]);
         for len in (1..=4).rev() {
             a.remove(&mut start, len, 0);
         }

@@ -18,7 +18,7 @@
 //! rebuilt node keeps its place in its parent and its old blocks are recycled.
 
 use super::arena::Arena;
-use super::rules::{NodeId, Rules, Slots};
+use super::rules::{NodeId, Rules, Slots, bits};
 use super::{Lpm, NO_ROUTE, NextHop, check_nh, lookup_each};
 use crate::{Error, Key, Prefix};
 
@@ -441,10 +441,10 @@ impl Tables {
         let new = Node::new((vector, leafvec), leaves.as_slice(), base1, |leaves| {
             self.leaves.place(leaves)
         })?;
-        for (k, s) in (0..64).filter(|&s| vector >> s & 1 != 0).enumerate() {
+        for (k, (s, kid)) in slots.kids().enumerate() {
             let child = match node.step(s) {
                 Step::Child(old) if keep >> s & 1 != 0 => self.nodes.items[old],
-                _ => self.build(rules, slots.kid[s], slots.best[s])?,
+                _ => self.build(rules, kid, slots.best[s])?,
             };
             self.nodes.items[base1 as usize + k] = child;
         }
@@ -471,13 +471,13 @@ impl Tables {
         // Host bits are zero: the stride holds the first slot of the span.
         let first = p.addr().stride6(off);
         let span = first..first + (1 << (off + 6 - u32::from(p.len())));
-        for s in span.filter(|&s| node.vector >> s & 1 != 0) {
-            let Step::Child(i) = node.step(s) else {
+        for s in span {
+            let (Some(kid), Step::Child(i)) = (slots.kid(s), node.step(s)) else {
                 continue;
             };
             let old = self.nodes.items[i];
             self.free_below(old, 0);
-            self.nodes.items[i] = self.build(rules, slots.kid[s], slots.best[s])?;
+            self.nodes.items[i] = self.build(rules, kid, slots.best[s])?;
         }
         let (leafvec, runs) = LeafRuns::of(&slots, node.vector);
         let leaves = runs.as_slice();
@@ -513,9 +513,8 @@ impl Tables {
         let node = Node::new((vector, leafvec), leaves.as_slice(), base1, |leaves| {
             self.leaves.place(leaves)
         })?;
-        let kids = (0..64).filter(|&s| vector >> s & 1 != 0);
-        for (k, s) in kids.enumerate() {
-            let child = self.build(rules, slots.kid[s], slots.best[s])?;
+        for (k, (s, kid)) in slots.kids().enumerate() {
+            let child = self.build(rules, kid, slots.best[s])?;
             self.nodes.items[node.base1 as usize + k] = child;
         }
         Ok(node)
@@ -540,35 +539,26 @@ impl Tables {
 // ===== impl LeafRuns =====
 
 impl LeafRuns {
-    /// The runs of `slots` outside `vector`, and the `leafvec` marking where each starts.
+    /// The runs of `slots` outside `vector`, and the `leafvec` marking where each starts: at a
+    /// leaf slot whose next hop differs from the leaf slot before it, if any. Branch-free, so
+    /// that where runs start costs no mispredictions.
     fn of(slots: &Slots, vector: u64) -> (u64, Self) {
-        // What each slot continues: its own next hop for a leaf slot, the last leaf's for a
-        // child slot (`NONE` before the first leaf). A run starts where that changes.
-        const NONE: u32 = u32::MAX;
-        let mut cont = [NONE; 64];
-        let mut last = NONE;
-        for (s, (c, &nh)) in cont.iter_mut().zip(&slots.best).enumerate() {
-            last = if vector >> s & 1 == 0 {
-                u32::from(nh)
-            } else {
-                last
-            };
-            *c = last;
-        }
-        let mut starts = u64::from(cont[0] != NONE);
-        for (s, pair) in cont.windows(2).enumerate() {
-            starts |= u64::from(pair[0] != pair[1]) << (s + 1);
-        }
-        let leafvec = starts & !vector;
         let mut runs = LeafRuns {
             leaves: [NO_ROUTE; 64],
             len: 0,
         };
-        let mut m = leafvec;
-        while m != 0 {
-            runs.leaves[runs.len.min(63)] = slots.best[m.trailing_zeros() as usize];
-            runs.len += 1;
-            m &= m - 1;
+        let mut leafvec = 0;
+        // No next hop is `u32::MAX`: the first leaf slot starts a run.
+        let mut last = u32::MAX;
+        for s in bits(!vector) {
+            let nh = slots.best[s];
+            let starts = u32::from(nh) != last;
+            leafvec |= u64::from(starts) << s;
+            // Written even where no run starts: the slot after the last run, overwritten by the
+            // next one or past `len`.
+            runs.leaves[runs.len.min(63)] = nh;
+            runs.len += usize::from(starts);
+            last = u32::from(nh);
         }
         (leafvec, runs)
     }

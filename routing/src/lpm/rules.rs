@@ -47,13 +47,14 @@ struct RuleNode {
 }
 const _: () = assert!(size_of::<RuleNode>() == 32);
 
-/// What each slot of a node holds: the node below it (0: none) and the next hop of the longest
-/// prefix covering the whole slot. Only the first `2^stride` entries are meaningful.
-pub(crate) struct Slots {
-    pub(crate) kid: [NodeId; 64],
+/// What each slot of a node holds: the next hop of the longest prefix covering the whole slot,
+/// and the node below it, if any. Only the first `2^stride` slots are meaningful.
+pub(crate) struct Slots<'a> {
     pub(crate) best: [NextHop; 64],
     /// The slots that have a node below them, as a bitmap.
     pub(crate) kid_mask: u64,
+    /// The nodes below, in slot order.
+    kids: &'a [NodeId],
 }
 
 /// The prefixes of a table, in a multibit trie.
@@ -278,34 +279,41 @@ impl<K: Key> Rules<K> {
     }
 
     /// Every slot of node `n`, `inherited` covering the node.
-    pub(crate) fn slots(&self, n: NodeId, inherited: NextHop) -> Slots {
+    pub(crate) fn slots(&self, n: NodeId, inherited: NextHop) -> Slots<'_> {
         let node = &self.nodes[n as usize];
         let w = self.stride(n);
-        let nhs = &self.nhs.items[node.nh_base as usize..];
+        let nhs = self
+            .nhs
+            .items
+            .get(node.nh_base as usize..)
+            .unwrap_or_default();
+        let have = u128::from(node.have[0]) | u128::from(node.have[1]) << 64;
         // Entries are numbered shortest prefix first, so painting each one's span of slots in
-        // that order leaves every slot with its longest match. A node holds few prefixes, and
-        // this touches only their spans.
+        // that order leaves every slot with its longest match. Level by level, a span has one
+        // size, which each store writes at once: no loop whose length varies per prefix.
         let mut best = [inherited; 64];
-        for (e, &nh) in bits(node.have[0])
-            .chain(bits(node.have[1]).map(|e| e + 64))
-            .zip(nhs)
-        {
-            let r = (e + 2).ilog2();
-            let b = e + 2 - (1 << r);
-            let shift = w.saturating_sub(r);
-            if let Some(span) = best.get_mut(b << shift..(b + 1) << shift) {
-                span.fill(nh);
+        let mut at = 0;
+        for r in 1..=w {
+            let level = (have >> entry(r, 0)) as u64 & (u64::MAX >> (64 - (1 << r)));
+            let nhs = nhs.get(at..).unwrap_or_default();
+            at += level.count_ones() as usize;
+            match w - r {
+                0 => paint::<1>(&mut best, level, nhs),
+                1 => paint::<2>(&mut best, level, nhs),
+                2 => paint::<4>(&mut best, level, nhs),
+                3 => paint::<8>(&mut best, level, nhs),
+                4 => paint::<16>(&mut best, level, nhs),
+                _ => paint::<32>(&mut best, level, nhs),
             }
         }
-        let mut kid = [0; 64];
-        let kids = &self.kids.items[node.kid_base as usize..];
-        for (s, &k) in bits(node.kidmap).zip(kids) {
-            kid[s] = k;
-        }
         Slots {
-            kid,
             best,
             kid_mask: node.kidmap,
+            kids: self
+                .kids
+                .items
+                .get(node.kid_base as usize..)
+                .unwrap_or_default(),
         }
     }
 
@@ -356,8 +364,7 @@ impl<K: Key> Rules<K> {
                 let slots = self.slots(node, best);
                 let start = slot_bits(key, d, r) << (w - r);
                 for s in start..start + (1 << (w - r)) {
-                    let kid = (slots.kid[s] != 0).then_some(slots.kid[s]);
-                    self.expand_node(kid, d + w, depth, slots.best[s], &mut i, f);
+                    self.expand_node(slots.kid(s), d + w, depth, slots.best[s], &mut i, f);
                 }
             }
             _ => self.expand_node(n, d.max(len), depth, best, &mut i, f),
@@ -389,8 +396,7 @@ impl<K: Key> Rules<K> {
                 let slots = self.slots(n, best);
                 let w = self.stride(n);
                 for s in 0..1 << w {
-                    let kid = (slots.kid[s] != 0).then_some(slots.kid[s]);
-                    self.expand_node(kid, d + w, depth, slots.best[s], i, f);
+                    self.expand_node(slots.kid(s), d + w, depth, slots.best[s], i, f);
                 }
             }
         }
@@ -461,6 +467,24 @@ impl<K: Key> Rules<K> {
     }
 }
 
+// ===== impl Slots =====
+
+impl Slots<'_> {
+    /// The node below slot `s`, if any.
+    #[inline]
+    pub(crate) fn kid(&self, s: usize) -> Option<NodeId> {
+        (self.kid_mask >> s & 1 != 0).then(|| {
+            let k = self.kids.get(rank(self.kid_mask, s)).copied();
+            k.unwrap_or_default()
+        })
+    }
+
+    /// The slots that have a node below them and those nodes, in slot order.
+    pub(crate) fn kids(&self) -> impl Iterator<Item = (usize, NodeId)> + '_ {
+        bits(self.kid_mask).zip(self.kids.iter().copied())
+    }
+}
+
 // ===== impl RuleNode =====
 
 impl RuleNode {
@@ -491,8 +515,19 @@ fn rank(map: u64, i: usize) -> usize {
     (map & ((1 << i) - 1)).count_ones() as usize
 }
 
+/// Sets the `N` slots of each entry in `level` (bit `b`: slots `b * N ..`) to its next hop, the
+/// next of `nhs` in entry order.
+#[inline]
+fn paint<const N: usize>(best: &mut [NextHop; 64], level: u64, nhs: &[NextHop]) {
+    for (b, &nh) in bits(level).zip(nhs) {
+        if let Some(span) = best.get_mut(b * N..b * N + N) {
+            span.copy_from_slice(&[nh; N]);
+        }
+    }
+}
+
 /// The set bits of `map`, lowest first.
-fn bits(mut map: u64) -> impl Iterator<Item = usize> {
+pub(crate) fn bits(mut map: u64) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
         let i = map.trailing_zeros() as usize;
         map &= map.wrapping_sub(1);
