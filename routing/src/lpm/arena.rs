@@ -192,4 +192,19 @@ mod tests {
             "the freed block is reused"
         );
     }
+
+    #[test]
+    fn a_freed_tight_block_is_cut_into_power_of_two_blocks() {
+        let mut a = Arena::<u16>::new("test");
+        a.tight = true;
+        let (five, four) = (a.reserve(5).unwrap(), a.reserve(4).unwrap());
+        assert_eq!((five, four, a.items.len()), (0, 5, 9));
+        a.tight = false;
+        a.release(five, 5);
+        a.release(four, 4);
+        assert_eq!((&a.free[2][..], &a.free[0][..]), (&[0, 5][..], &[4][..]));
+        // The pieces serve requests of their class, and the mark of the tight block is gone.
+        assert_eq!((a.reserve(3).unwrap(), a.reserve(1).unwrap()), (5, 4));
+        assert!(!a.is_tight(0, false));
+    }
 }
