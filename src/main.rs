@@ -76,7 +76,8 @@ enum Cmd {
         #[arg(long, short)]
         config: PathBuf,
     },
-    /// Check a configuration file and exit: every error names the file, the line and the reason.
+    /// Check a configuration file and exit: lists every error, each with the file, the line and
+    /// the reason.
     Check {
         /// The node's configuration.
         #[arg(long, short)]

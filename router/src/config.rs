@@ -61,8 +61,8 @@ use toml::Spanned;
 
 use crate::wire::ethernet::EthernetAddress;
 
-/// A configuration error: where and why.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A configuration error: where and why, and the errors after it in the file.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ConfigError {
     /// The file.
     pub file: String,
@@ -70,15 +70,30 @@ pub struct ConfigError {
     pub line: usize,
     /// What is wrong.
     pub reason: String,
+    /// The other errors found, in line order. A file that is not valid TOML stops at its
+    /// first error; otherwise every section and every port, route and neighbour is checked
+    /// (routes and neighbours only once the ports are valid, since they name them).
+    pub more: Vec<ConfigError>,
+}
+
+impl ConfigError {
+    /// The first of `errors` by line, carrying the others.
+    fn all(mut errors: Vec<ConfigError>) -> ConfigError {
+        errors.sort_by_key(|e| e.line);
+        let mut first = errors.remove(0);
+        first.more = errors;
+        first
+    }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.line == 0 {
-            write!(f, "{}: {}", self.file, self.reason)
+            write!(f, "{}: {}", self.file, self.reason)?;
         } else {
-            write!(f, "{}:{}: {}", self.file, self.line, self.reason)
+            write!(f, "{}:{}: {}", self.file, self.line, self.reason)?;
         }
+        self.more.iter().try_for_each(|e| write!(f, "\n{e}"))
     }
 }
 
@@ -467,8 +482,8 @@ impl Config {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: file.clone(),
-            line: 0,
             reason: format!("cannot read: {e}"),
+            ..ConfigError::default()
         })?;
         Self::parse(&file, &text)
     }
@@ -479,45 +494,51 @@ impl Config {
             file: file.to_string(),
             line: text[..offset.min(text.len())].matches('\n').count() + 1,
             reason,
+            more: Vec::new(),
         };
         let raw: Raw = toml::from_str(text)
             .map_err(|e| at(e.span().map_or(0, |s| s.start), e.message().to_string()))?;
 
+        // Each check below returns its error; `errors` keeps them all, so that one run names
+        // every mistake of the file.
+        let mut errors = Vec::new();
         let cores = raw.dataplane.cores.get_ref();
         let cores_at = raw.dataplane.cores.span().start;
-        if cores.is_empty() {
-            return Err(at(
+        let available = brick_io::poll::cores();
+        let checked_cores = if cores.is_empty() {
+            Err(at(
                 cores_at,
                 "cores: at least one core runs a worker".into(),
-            ));
-        }
-        let available = brick_io::poll::cores();
-        if let Some(c) = cores.iter().find(|c| !available.contains(c)) {
-            return Err(at(
+            ))
+        } else if let Some(c) = cores.iter().find(|c| !available.contains(c)) {
+            Err(at(
                 cores_at,
                 format!("cores: core {c} does not exist here (available: {available:?})"),
-            ));
-        }
-        if cores.iter().collect::<HashSet<_>>().len() != cores.len() {
-            return Err(at(cores_at, "cores: a core is listed twice".into()));
-        }
+            ))
+        } else if cores.iter().collect::<HashSet<_>>().len() != cores.len() {
+            Err(at(cores_at, "cores: a core is listed twice".into()))
+        } else {
+            Ok(())
+        };
+        keep(&mut errors, checked_cores);
         let nice = match &raw.dataplane.nice {
             Some(n) if !(-20..=19).contains(n.get_ref()) => {
-                return Err(at(
+                errors.push(at(
                     n.span().start,
                     format!("nice: {} is outside -20..=19", n.get_ref()),
                 ));
+                0
             }
             Some(n) => *n.get_ref(),
             None => 0,
         };
-        let workers = cores.len();
+        let workers = cores.len().max(1);
         for (what, rate) in [
             ("punt_rate", &raw.control.punt_rate),
             ("icmp_rate", &raw.control.icmp_rate),
         ] {
             if *rate.get_ref() == 0 {
-                return Err(at(
+                errors.push(at(
                     rate.span().start,
                     format!("{what} = 0 would silence the control plane; give a rate per second"),
                 ));
@@ -525,114 +546,128 @@ impl Config {
         }
 
         if raw.ports.is_empty() {
-            return Err(at(text.len(), "no [[port]] defined".into()));
+            errors.push(at(text.len(), "no [[port]] defined".into()));
         }
         let mut ports = Vec::new();
         let mut names = HashSet::new();
         let mut own = HashSet::new();
         for sp in &raw.ports {
             let p = sp.get_ref();
-            let name = p.name.get_ref().clone();
-            if name.is_empty()
-                || !name
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-            {
-                return Err(at(
-                    p.name.span().start,
-                    format!(
-                        "port name {name:?}: letters, digits, `_`, `.` and `-` only (it is a \
-                         metrics label)"
-                    ),
-                ));
-            }
-            if !names.insert(name.clone()) {
-                return Err(at(
-                    p.name.span().start,
-                    format!("port name {name:?} is used twice"),
-                ));
-            }
-            let mut backend = p.backend.0.clone();
-            match &mut backend {
-                PortSpec::AfPacket { cfg, .. } => cfg.queues = workers,
-                PortSpec::AfXdp { cfg, .. } => cfg.queues = workers,
-                // Refused by `Backend::from_str`.
-                PortSpec::Pcap { .. } | PortSpec::Mem { .. } => {}
-            }
-            let (mut addresses, mut addresses6) = (Vec::new(), Vec::new());
-            for a in &p.addresses {
-                let text = a.get_ref();
-                let overlap = |what: String| {
-                    at(
-                        a.span().start,
-                        format!("{text}: its subnet overlaps {what}; one subnet, one port"),
-                    )
-                };
-                let addr = if text.contains(':') {
-                    let ifa: IfAddr6 = text.parse().map_err(|e| at(a.span().start, e))?;
-                    let n = ifa.subnet();
-                    if let Some(o) = ports
-                        .iter()
-                        .flat_map(|q: &PortConfig| &q.addresses6)
-                        .chain(&addresses6)
-                        .find(|o| o.subnet().contains(n.addr()) || n.contains(o.subnet().addr()))
-                    {
-                        return Err(overlap(o.to_string()));
-                    }
-                    addresses6.push(ifa);
-                    IpAddr::V6(ifa.addr)
-                } else {
-                    let ifa: IfAddr = text.parse().map_err(|e| at(a.span().start, e))?;
-                    let n = ifa.subnet();
-                    if let Some(o) = ports
-                        .iter()
-                        .flat_map(|q: &PortConfig| &q.addresses)
-                        .chain(&addresses)
-                        .find(|o| o.subnet().contains(n.addr()) || n.contains(o.subnet().addr()))
-                    {
-                        return Err(overlap(o.to_string()));
-                    }
-                    addresses.push(ifa);
-                    IpAddr::V4(ifa.addr)
-                };
-                if !own.insert(addr) {
+            let port = (|| {
+                let name = p.name.get_ref().clone();
+                if name.is_empty()
+                    || !name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                {
                     return Err(at(
-                        a.span().start,
-                        format!("address {addr} is configured twice"),
+                        p.name.span().start,
+                        format!(
+                            "port name {name:?}: letters, digits, `_`, `.` and `-` only (it is a \
+                         metrics label)"
+                        ),
                     ));
                 }
-            }
-            let mtu = p.mtu.as_ref().map(|m| (*m.get_ref(), m.span().start));
-            if let Some((m, mtu_at)) = mtu
-                && !(576..=9000).contains(&m)
-            {
-                return Err(at(
-                    mtu_at,
-                    format!("port {name}: mtu {m} outside 576..=9000"),
-                ));
-            }
-            if let Some((m, mtu_at)) = mtu
-                && m < 1280
-                && !addresses6.is_empty()
-            {
-                return Err(at(
-                    mtu_at,
-                    format!("port {name}: mtu {m} is below IPv6's minimum of 1280 (RFC 8200 5)"),
-                ));
-            }
-            let mac = match &p.mac {
-                None => None,
-                Some(m) => Some(parse_mac(m.get_ref()).map_err(|e| at(m.span().start, e))?),
-            };
-            ports.push(PortConfig {
-                name,
-                backend,
-                addresses,
-                addresses6,
-                mtu: mtu.map(|(m, _)| m),
-                mac,
-                ra: p.ra,
-            });
+                if !names.insert(name.clone()) {
+                    return Err(at(
+                        p.name.span().start,
+                        format!("port name {name:?} is used twice"),
+                    ));
+                }
+                let mut backend = p.backend.0.clone();
+                match &mut backend {
+                    PortSpec::AfPacket { cfg, .. } => cfg.queues = workers,
+                    PortSpec::AfXdp { cfg, .. } => cfg.queues = workers,
+                    // Refused by `Backend::from_str`.
+                    PortSpec::Pcap { .. } | PortSpec::Mem { .. } => {}
+                }
+                let (mut addresses, mut addresses6) = (Vec::new(), Vec::new());
+                for a in &p.addresses {
+                    let text = a.get_ref();
+                    let overlap = |what: String| {
+                        at(
+                            a.span().start,
+                            format!("{text}: its subnet overlaps {what}; one subnet, one port"),
+                        )
+                    };
+                    let addr = if text.contains(':') {
+                        let ifa: IfAddr6 = text.parse().map_err(|e| at(a.span().start, e))?;
+                        let n = ifa.subnet();
+                        if let Some(o) = ports
+                            .iter()
+                            .flat_map(|q: &PortConfig| &q.addresses6)
+                            .chain(&addresses6)
+                            .find(|o| {
+                                o.subnet().contains(n.addr()) || n.contains(o.subnet().addr())
+                            })
+                        {
+                            return Err(overlap(o.to_string()));
+                        }
+                        addresses6.push(ifa);
+                        IpAddr::V6(ifa.addr)
+                    } else {
+                        let ifa: IfAddr = text.parse().map_err(|e| at(a.span().start, e))?;
+                        let n = ifa.subnet();
+                        if let Some(o) = ports
+                            .iter()
+                            .flat_map(|q: &PortConfig| &q.addresses)
+                            .chain(&addresses)
+                            .find(|o| {
+                                o.subnet().contains(n.addr()) || n.contains(o.subnet().addr())
+                            })
+                        {
+                            return Err(overlap(o.to_string()));
+                        }
+                        addresses.push(ifa);
+                        IpAddr::V4(ifa.addr)
+                    };
+                    if !own.insert(addr) {
+                        return Err(at(
+                            a.span().start,
+                            format!("address {addr} is configured twice"),
+                        ));
+                    }
+                }
+                let mtu = p.mtu.as_ref().map(|m| (*m.get_ref(), m.span().start));
+                if let Some((m, mtu_at)) = mtu
+                    && !(576..=9000).contains(&m)
+                {
+                    return Err(at(
+                        mtu_at,
+                        format!("port {name}: mtu {m} outside 576..=9000"),
+                    ));
+                }
+                if let Some((m, mtu_at)) = mtu
+                    && m < 1280
+                    && !addresses6.is_empty()
+                {
+                    return Err(at(
+                        mtu_at,
+                        format!(
+                            "port {name}: mtu {m} is below IPv6's minimum of 1280 (RFC 8200 5)"
+                        ),
+                    ));
+                }
+                let mac = match &p.mac {
+                    None => None,
+                    Some(m) => Some(parse_mac(m.get_ref()).map_err(|e| at(m.span().start, e))?),
+                };
+                Ok(PortConfig {
+                    name,
+                    backend,
+                    addresses,
+                    addresses6,
+                    mtu: mtu.map(|(m, _)| m),
+                    mac,
+                    ra: p.ra,
+                })
+            })();
+            ports.extend(keep(&mut errors, port));
+        }
+        // Routes and neighbours name ports and lie on their subnets: checked against ports
+        // with errors, they would only repeat those.
+        if !errors.is_empty() {
+            return Err(ConfigError::all(errors));
         }
 
         let subnets: Vec<_> = ports
@@ -666,74 +701,85 @@ impl Config {
                     format!("route {p} is given twice (one static route per prefix)"),
                 )
             };
-            if sr.get_ref().prefix.get_ref().contains(':') {
-                let (prefix, target) = route(sr, &subnets6, "IPv6", &at, &port_of)?;
-                if !seen6.insert(prefix) {
-                    return Err(twice(prefix.to_string()));
-                }
-                routes6.push(StaticRoute6 { prefix, target });
+            let checked = if sr.get_ref().prefix.get_ref().contains(':') {
+                route(sr, &subnets6, "IPv6", &at, &port_of).and_then(|(prefix, target)| {
+                    if !seen6.insert(prefix) {
+                        return Err(twice(prefix.to_string()));
+                    }
+                    routes6.push(StaticRoute6 { prefix, target });
+                    Ok(())
+                })
             } else {
-                let (prefix, target) = route(sr, &subnets, "IPv4", &at, &port_of)?;
-                if !seen.insert(prefix) {
-                    return Err(twice(prefix.to_string()));
-                }
-                routes.push(StaticRoute { prefix, target });
-            }
+                route(sr, &subnets, "IPv4", &at, &port_of).and_then(|(prefix, target)| {
+                    if !seen.insert(prefix) {
+                        return Err(twice(prefix.to_string()));
+                    }
+                    routes.push(StaticRoute { prefix, target });
+                    Ok(())
+                })
+            };
+            keep(&mut errors, checked);
         }
 
         let mut neighbors: Vec<StaticNeighbor> = Vec::new();
         for sn in &raw.neighbors {
-            let n = sn.get_ref();
-            let (a, a_at) = (n.address.get_ref(), n.address.span().start);
-            let addr: IpAddr = a
-                .parse()
-                .map_err(|_| at(a_at, format!("neighbor address {a:?} is not an IP address")))?;
-            let link_local = matches!(addr, IpAddr::V6(v6) if v6.is_unicast_link_local());
-            let port = match (&n.port, link_local) {
-                (Some(port), true) => Some(port_of(port)?),
-                (None, false) => None,
-                (None, true) => {
+            let neighbor = (|| {
+                let n = sn.get_ref();
+                let (a, a_at) = (n.address.get_ref(), n.address.span().start);
+                let addr: IpAddr = a.parse().map_err(|_| {
+                    at(a_at, format!("neighbor address {a:?} is not an IP address"))
+                })?;
+                let link_local = matches!(addr, IpAddr::V6(v6) if v6.is_unicast_link_local());
+                let port = match (&n.port, link_local) {
+                    (Some(port), true) => Some(port_of(port)?),
+                    (None, false) => None,
+                    (None, true) => {
+                        return Err(at(
+                            a_at,
+                            format!(
+                                "neighbor {addr}: a link-local neighbour is on one link; say which \
+                             with `port`"
+                            ),
+                        ));
+                    }
+                    (Some(port), false) => {
+                        return Err(at(
+                            port.span().start,
+                            format!(
+                                "neighbor {addr}: `port` is only for a link-local neighbour (the \
+                             subnet says where this one is)"
+                            ),
+                        ));
+                    }
+                };
+                let on_link = match addr {
+                    IpAddr::V4(v4) => subnets
+                        .iter()
+                        .any(|&(subnet, ours)| subnet.contains(u32::from(v4)) && ours != v4),
+                    IpAddr::V6(v6) => {
+                        link_local
+                            || subnets6.iter().any(|&(subnet, ours)| {
+                                subnet.contains(u128::from(v6)) && ours != v6
+                            })
+                    }
+                };
+                if !on_link {
                     return Err(at(
                         a_at,
-                        format!(
-                            "neighbor {addr}: a link-local neighbour is on one link; say which \
-                             with `port`"
-                        ),
+                        format!("neighbor {addr}: not a neighbour on any port's subnet"),
                     ));
                 }
-                (Some(port), false) => {
-                    return Err(at(
-                        port.span().start,
-                        format!(
-                            "neighbor {addr}: `port` is only for a link-local neighbour (the \
-                             subnet says where this one is)"
-                        ),
-                    ));
+                let mac = parse_mac(n.mac.get_ref())
+                    .map_err(|e| at(n.mac.span().start, format!("neighbor {addr}: {e}")))?;
+                if neighbors.iter().any(|o| (o.addr, o.port) == (addr, port)) {
+                    return Err(at(a_at, format!("neighbor {addr} is given twice")));
                 }
-            };
-            let on_link = match addr {
-                IpAddr::V4(v4) => subnets
-                    .iter()
-                    .any(|&(subnet, ours)| subnet.contains(u32::from(v4)) && ours != v4),
-                IpAddr::V6(v6) => {
-                    link_local
-                        || subnets6
-                            .iter()
-                            .any(|&(subnet, ours)| subnet.contains(u128::from(v6)) && ours != v6)
-                }
-            };
-            if !on_link {
-                return Err(at(
-                    a_at,
-                    format!("neighbor {addr}: not a neighbour on any port's subnet"),
-                ));
-            }
-            let mac = parse_mac(n.mac.get_ref())
-                .map_err(|e| at(n.mac.span().start, format!("neighbor {addr}: {e}")))?;
-            if neighbors.iter().any(|o| (o.addr, o.port) == (addr, port)) {
-                return Err(at(a_at, format!("neighbor {addr} is given twice")));
-            }
-            neighbors.push(StaticNeighbor { addr, port, mac });
+                Ok(StaticNeighbor { addr, port, mac })
+            })();
+            neighbors.extend(keep(&mut errors, neighbor));
+        }
+        if !errors.is_empty() {
+            return Err(ConfigError::all(errors));
         }
 
         Ok(Config {
@@ -751,6 +797,11 @@ impl Config {
             neighbors,
         })
     }
+}
+
+/// The value of `r`, or `None` with its error added to `errors`.
+fn keep<T>(errors: &mut Vec<ConfigError>, r: Result<T, ConfigError>) -> Option<T> {
+    r.map_err(|e| errors.push(e)).ok()
 }
 
 /// One static route of one family: its prefix, and a gateway on one of `subnets` (each with
@@ -1114,6 +1165,40 @@ mac = "02:00:00:00:02:03"
         assert!(e.reason.contains("exactly one of"), "{e}");
         let e = err(&GOOD.replace("port = \"wan\"\n", "port = \"dmz\"\n"));
         assert!(e.reason.contains("no port named"), "{e}");
+    }
+
+    #[test]
+    fn every_error_is_reported_in_line_order() {
+        // Two bad sections and a bad port: all three, first by line, the others after it.
+        let text = GOOD
+            .replace("nice = -5", "nice = -50")
+            .replace("mtu = 1280", "mtu = 100")
+            .replace("socket = \"/tmp/b.sock\"", "punt_rate = 0");
+        let e = err(&text);
+        let lines: Vec<_> = [&e].into_iter().chain(&e.more).map(|e| e.line).collect();
+        assert_eq!(lines.len(), 3, "{e}");
+        assert!(lines.is_sorted(), "{e}");
+        assert!(e.reason.contains("-50 is outside"), "{e}");
+        assert!(
+            e.to_string().lines().nth(2).unwrap().contains("mtu 100"),
+            "{e}"
+        );
+        // With the ports valid, every bad route and neighbour is named.
+        let text = GOOD
+            .replace("via = \"10.2.0.2\"", "via = \"10.9.0.2\"")
+            .replace("port = \"lan\"", "port = \"dmz\"")
+            .replace("mac = \"02:00:00:00:02:02\"", "mac = \"02:00\"");
+        let e = err(&text);
+        assert_eq!(e.more.len(), 2, "{e}");
+        assert!(e.reason.contains("not a neighbour"), "{e}");
+        assert!(e.more[0].reason.contains("no port named \"dmz\""), "{e}");
+        assert!(e.more[1].reason.contains("neighbor 10.2.0.2"), "{e}");
+        // A bad port stops there: routes naming it would only repeat it.
+        let e = err(&GOOD.replace("name = \"lan\"", "name = \"l an\""));
+        assert!(
+            e.more.is_empty() && e.reason.contains("letters, digits"),
+            "{e}"
+        );
     }
 
     #[test]
