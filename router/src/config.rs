@@ -72,7 +72,8 @@ pub struct ConfigError {
     pub reason: String,
     /// The other errors found, in line order. A file that is not valid TOML stops at its
     /// first error; otherwise every section and every port, route and neighbour is checked
-    /// (routes and neighbours only once the ports are valid, since they name them).
+    /// (routes and neighbours only once the ports are valid, since they name them; a port with
+    /// an error is left out of the overlap checks of the ports after it).
     pub more: Vec<ConfigError>,
 }
 
@@ -545,6 +546,7 @@ impl Config {
             }
         }
 
+        let before_ports = errors.len();
         if raw.ports.is_empty() {
             errors.push(at(text.len(), "no [[port]] defined".into()));
         }
@@ -666,7 +668,7 @@ impl Config {
         }
         // Routes and neighbours name ports and lie on their subnets: checked against ports
         // with errors, they would only repeat those.
-        if !errors.is_empty() {
+        if errors.len() > before_ports {
             return Err(ConfigError::all(errors));
         }
 
@@ -1193,6 +1195,12 @@ mac = "02:00:00:00:02:03"
         assert!(e.reason.contains("not a neighbour"), "{e}");
         assert!(e.more[0].reason.contains("no port named \"dmz\""), "{e}");
         assert!(e.more[1].reason.contains("neighbor 10.2.0.2"), "{e}");
+        // A bad section does not hide the routes' errors.
+        let e = err(&GOOD
+            .replace("nice = -5", "nice = -50")
+            .replace("via = \"10.2.0.2\"", "via = \"10.9.0.2\""));
+        assert_eq!(e.more.len(), 1, "{e}");
+        assert!(e.more[0].reason.contains("not a neighbour"), "{e}");
         // A bad port stops there: routes naming it would only repeat it.
         let e = err(&GOOD.replace("name = \"lan\"", "name = \"l an\""));
         assert!(
