@@ -155,7 +155,97 @@ impl<T: Copy + Default> Arena<T> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// What one owner of a block holds, as the arena's caller knows it.
+    #[derive(Clone, Debug, Default)]
+    struct Owned {
+        start: u32,
+        items: Vec<u16>,
+        /// The block's room, when it is a tight one (exactly its length at placement).
+        tight: Option<usize>,
+    }
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Insert(usize, usize, u16),
+        Remove(usize, usize),
+        Release(usize),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0..6usize, any::<usize>(), any::<u16>()).prop_map(|(o, at, v)| Op::Insert(o, at, v)),
+            3 => (0..6usize, any::<usize>()).prop_map(|(o, at)| Op::Remove(o, at)),
+            1 => (0..6usize).prop_map(Op::Release),
+        ]
+    }
+
+    proptest! {
+        /// Blocks from a tight build, then grown, shrunk and freed at random: every owner
+        /// keeps its items, and no two blocks' rooms overlap.
+        #[test]
+        fn blocks_keep_their_items_and_never_overlap(
+            built in proptest::collection::vec(proptest::collection::vec(any::<u16>(), 0..20), 6),
+            ops in proptest::collection::vec(op(), 0..300),
+        ) {
+            let mut a = Arena::<u16>::new("test");
+            a.tight = true;
+            let mut owners: Vec<Owned> = built
+                .into_iter()
+                .map(|items| Owned {
+                    start: a.place(&items).unwrap(),
+                    tight: (!items.is_empty()).then_some(items.len()),
+                    items,
+                })
+                .collect();
+            a.tight = false;
+            for op in ops {
+                match op {
+                    Op::Insert(o, at, v) => {
+                        let w = &mut owners[o];
+                        let (len, at) = (w.items.len(), at % (w.items.len() + 1));
+                        let start = w.start;
+                        a.insert(&mut w.start, len, at, v).unwrap();
+                        if w.start != start || len == 0 {
+                            w.tight = None;
+                        }
+                        w.items.insert(at, v);
+                    }
+                    Op::Remove(o, at) => {
+                        let w = &mut owners[o];
+                        if w.items.is_empty() {
+                            continue;
+                        }
+                        let (len, at) = (w.items.len(), at % w.items.len());
+                        let start = w.start;
+                        a.remove(&mut w.start, len, at);
+                        if w.start != start || len == 1 {
+                            w.tight = None;
+                        }
+                        w.items.remove(at);
+                    }
+                    Op::Release(o) => {
+                        let w = std::mem::take(&mut owners[o]);
+                        a.release(w.start, w.items.len() as u32);
+                    }
+                }
+                let mut rooms = Vec::new();
+                for w in owners.iter().filter(|w| !w.items.is_empty()) {
+                    let at = w.start as usize;
+                    prop_assert_eq!(&a.items[at..at + w.items.len()], &w.items[..]);
+                    let room = w.tight.unwrap_or(w.items.len().next_power_of_two());
+                    rooms.push((at, at + room));
+                }
+                rooms.sort();
+                for pair in rooms.windows(2) {
+                    prop_assert!(pair[0].1 <= pair[1].0, "blocks overlap: {:?}", pair);
+                }
+            }
+        }
+    }
 
     #[test]
     fn packed_blocks_grow_shrink_and_are_reused() {
