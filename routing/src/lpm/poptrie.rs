@@ -431,23 +431,11 @@ impl Tables {
         inherited: NextHop,
     ) -> Result<Node, Error> {
         let slots = rules.slots(t, inherited);
-        let vector = slots.kid_mask;
         // The slots of `p`: one when `p` lies below this node, its span when in it.
         let width = 1u32 << (off + 6).saturating_sub(u32::from(p.len())).min(6);
         let span = u64::MAX >> (64 - width) << p.addr().stride6(off);
-        let keep = node.vector & vector & !span;
-        let (leafvec, leaves) = LeafRuns::of(&slots, vector);
-        let base1 = self.nodes.reserve(vector.count_ones() as usize)?;
-        let new = Node::new((vector, leafvec), leaves.as_slice(), base1, |leaves| {
-            self.leaves.place(leaves)
-        })?;
-        for (k, (s, kid)) in slots.kids().enumerate() {
-            let child = match node.step(s) {
-                Step::Child(old) if keep >> s & 1 != 0 => self.nodes.items[old],
-                _ => self.build(rules, kid, slots.best[s])?,
-            };
-            self.nodes.items[base1 as usize + k] = child;
-        }
+        let keep = node.vector & slots.kid_mask & !span;
+        let new = self.build_from(rules, &slots, (node, keep))?;
         self.free_below(node, keep);
         Ok(new)
     }
@@ -498,8 +486,7 @@ impl Tables {
         Ok(true)
     }
 
-    /// Builds the node of rule node `t`, `inherited` covering it: its leaves, then its
-    /// children, each group in a block of its own.
+    /// Builds the node of rule node `t`, `inherited` covering it, and everything below it.
     fn build<K: Key>(
         &mut self,
         rules: &Rules<K>,
@@ -507,15 +494,33 @@ impl Tables {
         inherited: NextHop,
     ) -> Result<Node, Error> {
         let slots = rules.slots(t, inherited);
+        self.build_from(rules, &slots, (Node::default(), 0))
+    }
+
+    /// Builds the node whose slots are `slots`: its leaves, then its children, each group in
+    /// a block of its own. A child in a slot of `keep` is `old`'s child there, moved as it is;
+    /// the others are built.
+    fn build_from<K: Key>(
+        &mut self,
+        rules: &Rules<K>,
+        slots: &Slots,
+        (old, keep): (Node, u64),
+    ) -> Result<Node, Error> {
         let vector = slots.kid_mask;
-        let (leafvec, leaves) = LeafRuns::of(&slots, vector);
+        let (leafvec, leaves) = LeafRuns::of(slots, vector);
         let base1 = self.nodes.reserve(vector.count_ones() as usize)?;
         let node = Node::new((vector, leafvec), leaves.as_slice(), base1, |leaves| {
             self.leaves.place(leaves)
         })?;
         for (k, (s, kid)) in slots.kids().enumerate() {
-            let child = self.build(rules, kid, slots.best[s])?;
-            self.nodes.items[node.base1 as usize + k] = child;
+            let child = if keep >> s & 1 != 0
+                && let Step::Child(moved) = old.step(s)
+            {
+                self.nodes.items[moved]
+            } else {
+                self.build(rules, kid, slots.best[s])?
+            };
+            self.nodes.items[base1 as usize + k] = child;
         }
         Ok(node)
     }
