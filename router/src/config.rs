@@ -594,14 +594,8 @@ impl Config {
                     };
                     let addr = if text.contains(':') {
                         let ifa: IfAddr6 = text.parse().map_err(|e| at(a.span().start, e))?;
-                        let n = ifa.subnet();
-                        if let Some(o) = ports
-                            .iter()
-                            .flat_map(|q: &PortConfig| &q.addresses6)
-                            .chain(&addresses6)
-                            .find(|o| {
-                                o.subnet().contains(n.addr()) || n.contains(o.subnet().addr())
-                            })
+                        let taken = ports.iter().flat_map(|q: &PortConfig| &q.addresses6);
+                        if let Some(o) = overlapping(ifa, IfAddr6::subnet, taken.chain(&addresses6))
                         {
                             return Err(overlap(o.to_string()));
                         }
@@ -609,15 +603,8 @@ impl Config {
                         IpAddr::V6(ifa.addr)
                     } else {
                         let ifa: IfAddr = text.parse().map_err(|e| at(a.span().start, e))?;
-                        let n = ifa.subnet();
-                        if let Some(o) = ports
-                            .iter()
-                            .flat_map(|q: &PortConfig| &q.addresses)
-                            .chain(&addresses)
-                            .find(|o| {
-                                o.subnet().contains(n.addr()) || n.contains(o.subnet().addr())
-                            })
-                        {
+                        let taken = ports.iter().flat_map(|q: &PortConfig| &q.addresses);
+                        if let Some(o) = overlapping(ifa, IfAddr::subnet, taken.chain(&addresses)) {
                             return Err(overlap(o.to_string()));
                         }
                         addresses.push(ifa);
@@ -799,6 +786,16 @@ impl Config {
             neighbors,
         })
     }
+}
+
+/// The first of `taken` whose subnet overlaps the subnet of `ifa` (one holds the other).
+fn overlapping<'a, A: Copy, K: Key>(
+    ifa: A,
+    subnet: fn(A) -> Prefix<K>,
+    mut taken: impl Iterator<Item = &'a A>,
+) -> Option<&'a A> {
+    let n = subnet(ifa);
+    taken.find(|&&o| subnet(o).contains(n.addr()) || n.contains(subnet(o).addr()))
 }
 
 /// The value of `r`, or `None` with its error added to `errors`.
