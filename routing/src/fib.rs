@@ -14,13 +14,18 @@
 //!
 //! The writer never waits: a version still held by a reader is simply not reused, and the last
 //! reader to drop it frees it. With readers that reload every burst the spare is free again long
-//! before the next batch, so updates cost two incremental applications and no copy.
+//! before the next batch.
+//!
+//! Replaying a batch on the spare would cost as much as applying it. Tables that can
+//! ([`Lpm::trade_rules`]) keep what only updates consult (a Poptrie's rule trie and free lists)
+//! once, in the writer, handed to the copy being changed; that copy logs what the batch wrote
+//! ([`Lpm::start_log`]), and the spare catches up by copying those blocks ([`Lpm::catch_up`]).
 
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
 
-use crate::lpm::{Lpm, NextHop};
+use crate::lpm::{Lpm, NextHop, check_nh};
 
 /// Updates whose first reads go out together ([`Lpm::warm`]) before they are applied.
 const WARM: usize = 32;
@@ -53,6 +58,8 @@ pub struct Fib<K, T> {
     version: u64,
     lpm: T,
     groups: Vec<Vec<Gateway<K>>>,
+    /// Prefixes, kept here: a published copy of a table that trades its rules does not know.
+    len: usize,
 }
 
 /// Publishes new FIB versions.
@@ -61,6 +68,12 @@ pub struct FibWriter<K, T> {
     shared: Arc<ArcSwap<Fib<K, T>>>,
     spare: Option<Arc<Fib<K, T>>>,
     behind: Vec<Update<K>>,
+    /// What the copies share, when the table trades it ([`Lpm::trade_rules`]): held by a table
+    /// whose own lookup arrays are unused.
+    rules: Option<T>,
+    /// The error that left the shared rules ahead of the published version: no batch is taken
+    /// after it.
+    broken: Option<&'static str>,
 }
 
 /// Reads the current FIB. Cheap to clone, one per forwarding core.
@@ -76,13 +89,19 @@ impl<K: Key, T: Lpm<K>> Fib<K, T> {
     pub fn new(lpm: T, groups: Vec<Vec<Gateway<K>>>) -> Self {
         Fib {
             version: 0,
+            len: lpm.len(),
             lpm,
             groups,
         }
     }
 
     /// Publishes this FIB as version 0.
-    pub fn publish(self) -> (FibWriter<K, T>, FibReader<K, T>) {
+    pub fn publish(mut self) -> (FibWriter<K, T>, FibReader<K, T>)
+    where
+        T: Default,
+    {
+        let mut rules = T::default();
+        let traded = self.lpm.trade_rules(&mut rules);
         let shared = Arc::new(ArcSwap::from_pointee(self));
         let reader = FibReader {
             shared: Arc::clone(&shared),
@@ -91,6 +110,8 @@ impl<K: Key, T: Lpm<K>> Fib<K, T> {
             shared,
             spare: None,
             behind: Vec::new(),
+            rules: traded.then_some(rules),
+            broken: None,
         };
         (writer, reader)
     }
@@ -100,9 +121,19 @@ impl<K: Key, T: Lpm<K>> Fib<K, T> {
         self.version
     }
 
-    /// The LPM table.
-    pub fn lpm(&self) -> &T {
-        &self.lpm
+    /// Number of prefixes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the FIB holds no prefix.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes of what lookups read.
+    pub fn lookup_bytes(&self) -> usize {
+        self.lpm.lookup_bytes()
     }
 
     /// The next hop of `key`.
@@ -147,20 +178,42 @@ impl<K: Key, T: Lpm<K>> Fib<K, T> {
         for u in updates {
             match u {
                 Update::Route(p, nh) => {
-                    self.lpm.insert(*p, *nh)?;
+                    if self.lpm.insert(*p, *nh)?.is_none() {
+                        self.len += 1;
+                    }
                 }
                 Update::Withdraw(p) => {
-                    self.lpm.remove(*p)?;
-                }
-                Update::Group(id, paths) => {
-                    let id = usize::from(*id);
-                    if self.groups.len() <= id {
-                        self.groups.resize(id + 1, Vec::new());
+                    if self.lpm.remove(*p)?.is_some() {
+                        self.len -= 1;
                     }
-                    self.groups[id].clone_from(paths);
                 }
+                Update::Group(id, paths) => self.set_group(*id, paths),
             }
         }
+        Ok(())
+    }
+
+    fn set_group(&mut self, id: NextHop, paths: &[Gateway<K>]) {
+        let id = usize::from(id);
+        if self.groups.len() <= id {
+            self.groups.resize(id + 1, Vec::new());
+        }
+        let group = &mut self.groups[id];
+        group.clear();
+        group.extend_from_slice(paths);
+    }
+
+    /// Makes this FIB equal to `newer`, which is this one with `updates` applied.
+    fn catch_up(&mut self, newer: &Self, updates: &[Update<K>]) -> Result<(), Error> {
+        if !self.lpm.catch_up(&newer.lpm) {
+            return self.apply(updates);
+        }
+        for u in updates {
+            if let Update::Group(id, paths) = u {
+                self.set_group(*id, paths);
+            }
+        }
+        self.len = newer.len;
         Ok(())
     }
 }
@@ -170,17 +223,45 @@ impl<K: Key, T: Lpm<K>> Fib<K, T> {
 impl<K: Key, T: Lpm<K> + Clone> FibWriter<K, T> {
     /// Applies a batch and publishes the result as the next version, which it returns. Either
     /// the whole batch is published or, on error, nothing.
+    ///
+    /// A batch with next hop 0 in a route is refused before anything changes. A table that
+    /// runs out of index space part-way ([`Error::TableFull`]) through a batch leaves rules
+    /// shared by the copies ahead of the published version; the writer then refuses every
+    /// later batch with that error, and readers keep the last version.
     pub fn apply(&mut self, batch: Vec<Update<K>>) -> Result<u64, Error> {
-        let version = self.shared.load().version + 1;
-        let mut fib = match self.spare.take().map(Arc::try_unwrap) {
-            Some(Ok(mut spare)) => {
-                spare.apply(&self.behind)?;
-                spare
+        if let Some(what) = self.broken {
+            return Err(Error::TableFull(what));
+        }
+        for u in &batch {
+            if let Update::Route(_, nh) = u {
+                check_nh(*nh)?;
             }
-            // A reader still holds the spare (or there is none yet): start from a copy.
-            _ => Fib::clone(&self.shared.load()),
+        }
+        let current = self.shared.load_full();
+        let version = current.version + 1;
+        let spare = self.spare.take().and_then(|s| Arc::try_unwrap(s).ok());
+        // A reader still holds the spare (or there is none yet, or it could not catch up):
+        // start from a copy.
+        let mut fib = spare
+            .and_then(|mut s| s.catch_up(&current, &self.behind).is_ok().then_some(s))
+            .unwrap_or_else(|| Fib::clone(&current));
+        fib.lpm.start_log();
+        let applied = match &mut self.rules {
+            Some(rules) => {
+                fib.lpm.trade_rules(rules);
+                let applied = fib.apply(&batch);
+                fib.lpm.trade_rules(rules);
+                if let Err(e) = &applied {
+                    self.broken = Some(match e {
+                        Error::TableFull(what) => what,
+                        _ => "fib rules",
+                    });
+                }
+                applied
+            }
+            None => fib.apply(&batch),
         };
-        fib.apply(&batch)?;
+        applied?;
         fib.version = version;
         self.spare = Some(self.shared.swap(Arc::new(fib)));
         self.behind = batch;
@@ -215,8 +296,10 @@ impl<K, T> Clone for FibReader<K, T> {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
-    use crate::Poptrie4;
+    use crate::{Poptrie4, Poptrie6, Reference};
 
     fn p(s: &str) -> Prefix<u32> {
         s.parse().unwrap()
@@ -250,6 +333,88 @@ mod tests {
         ];
         assert!(w.apply(bad).is_err());
         assert_eq!((r.load().version(), r.load().lookup(0x0a00_0000)), (0, 0));
+    }
+
+    /// One update as generated: a prefix of `len` bits in 10.0.0.0/8 (IPv4) or 2001:db8::/32
+    /// (IPv6), whose address bits below the top 8 (or 32) are `bits` spread over the next 24;
+    /// next hop 0 withdraws it.
+    type Change = (u32, u8, NextHop);
+
+    fn prefix<K: Key>(to_key: fn(u32) -> K, top: u8, (bits, len, _): Change) -> Prefix<K> {
+        let len = top + len % (K::BITS - top + 1);
+        Prefix::new(to_key(bits).and(K::mask(len)), len).unwrap()
+    }
+
+    /// Applies `batches` through a writer while a reader holds some versions (so that the spare
+    /// is sometimes copied, mostly caught up), and checks every published version, and the one
+    /// held, against the reference on the first, last and a middle address of every prefix.
+    fn published_versions_match_the_reference<K, T>(
+        to_key: fn(u32) -> K,
+        top: u8,
+        batches: &[Vec<Change>],
+        hold: &[bool],
+    ) where
+        K: Key + std::ops::Not<Output = K>,
+        T: Lpm<K> + Clone + Default,
+    {
+        let (mut w, r) = Fib::new(T::default(), Vec::new()).publish();
+        let mut reference = Reference::<K>::default();
+        let mut keys = Vec::new();
+        let mut held = None;
+        for (batch, &hold) in batches.iter().zip(hold) {
+            let mut updates = Vec::new();
+            for &c in batch {
+                let p = prefix(to_key, top, c);
+                let last = p.addr().or(!K::mask(p.len()));
+                keys.extend([p.addr(), last, to_key(c.0.rotate_left(7)).or(p.addr())]);
+                updates.push(match c.2 {
+                    0 => {
+                        reference.remove(p).unwrap();
+                        Update::Withdraw(p)
+                    }
+                    nh => {
+                        reference.insert(p, nh).unwrap();
+                        Update::Route(p, nh)
+                    }
+                });
+            }
+            let version = w.apply(updates).unwrap();
+            let fib = r.load();
+            assert_eq!((fib.version(), fib.len()), (version, reference.len()));
+            for &k in &keys {
+                assert_eq!(
+                    fib.lookup(k),
+                    reference.lookup(k),
+                    "{k:?} in version {version}"
+                );
+            }
+            held = hold.then_some(fib);
+        }
+        drop(held);
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn published_ipv4_versions_match_the_reference(
+            batches in prop::collection::vec(
+                prop::collection::vec((any::<u32>(), any::<u8>(), 0u16..4), 1..40), 1..24),
+            hold in prop::collection::vec(any::<bool>(), 24),
+        ) {
+            let to_key = |bits: u32| 0x0a00_0000 | bits >> 8;
+            published_versions_match_the_reference::<u32, Poptrie4>(to_key, 8, &batches, &hold);
+        }
+
+        #[test]
+        fn published_ipv6_versions_match_the_reference(
+            batches in prop::collection::vec(
+                prop::collection::vec((any::<u32>(), any::<u8>(), 0u16..4), 1..40), 1..24),
+            hold in prop::collection::vec(any::<bool>(), 24),
+        ) {
+            let to_key = |bits: u32| 0x2001_0db8u128 << 96 | u128::from(bits) << 64;
+            published_versions_match_the_reference::<u128, Poptrie6>(to_key, 32, &batches, &hold);
+        }
     }
 
     #[test]

@@ -457,6 +457,6 @@ mod tests {
                 assert!(path.is_none_or(|g| group.contains(g)), "{k:x}");
             }
         }
-        assert_eq!(fib.lpm().len(), routes.len());
+        assert_eq!(fib.len(), routes.len());
     }
 }

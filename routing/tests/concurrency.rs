@@ -80,8 +80,5 @@ fn readers_see_whole_versions() {
     assert!(updates >= 1_000_000);
     assert!(snapshots.iter().all(|&s| s > 0));
     let fib = reader.load();
-    assert_eq!(
-        (fib.version(), fib.lpm().len()),
-        (ROUNDS, PREFIXES as usize)
-    );
+    assert_eq!((fib.version(), fib.len()), (ROUNDS, PREFIXES as usize));
 }

@@ -469,7 +469,7 @@ impl Node {
 
     /// Bytes of the IPv4 FIB's lookup structure (what the forwarding cores keep in cache).
     pub fn fib_bytes(&self) -> usize {
-        self.shared.fib.load().lpm().lookup_bytes()
+        self.shared.fib.load().lookup_bytes()
     }
 
     /// Where the Prometheus endpoint listens (the bound address when the configuration asked

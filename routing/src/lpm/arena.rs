@@ -78,6 +78,13 @@ impl<T: Copy + Default> Arena<T> {
         Ok(start)
     }
 
+    /// Trades which blocks are free (and which are tight) with `other`, keeping the items: for
+    /// two copies of the same items, of which only the one being changed needs them.
+    pub(crate) fn trade_free(&mut self, other: &mut Self) {
+        std::mem::swap(&mut self.free, &mut other.free);
+        std::mem::swap(&mut self.tight_starts, &mut other.tight_starts);
+    }
+
     /// Whether the block at `start` is a tight one: clears the mark if `clear`.
     fn is_tight(&mut self, start: u32, clear: bool) -> bool {
         let at = start as usize;

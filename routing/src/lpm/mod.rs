@@ -54,6 +54,26 @@ pub trait Lpm<K: Key> {
         let _ = prefixes;
     }
 
+    /// For the FIB's two copies: moves what only updates consult (the rules, which blocks are
+    /// free) to `other` and takes `other`'s, leaving lookups as they are. Returns false for a
+    /// table that keeps no such state apart, whose copies each stay whole.
+    fn trade_rules(&mut self, other: &mut Self) -> bool {
+        let _ = other;
+        false
+    }
+
+    /// For the FIB's two copies: from here on, notes what updates write, so that the other copy
+    /// can copy it ([`Lpm::catch_up`]). Tables that cannot ignore it.
+    fn start_log(&mut self) {}
+
+    /// For the FIB's two copies: makes this copy equal to `newer`, which is this copy with the
+    /// updates since [`Lpm::start_log`] applied, by copying what they wrote. Returns false, having
+    /// done nothing, for a table that cannot, to which the caller applies the updates again.
+    fn catch_up(&mut self, newer: &Self) -> bool {
+        let _ = newer;
+        false
+    }
+
     /// Number of prefixes.
     fn len(&self) -> usize;
 
@@ -89,7 +109,7 @@ fn lookup_each<K: Key, T: Lpm<K> + ?Sized>(t: &T, keys: &[K], out: &mut [NextHop
 
 /// Refuses next hop 0, which means "no route".
 #[inline]
-fn check_nh(nh: NextHop) -> Result<(), Error> {
+pub(crate) fn check_nh(nh: NextHop) -> Result<(), Error> {
     if nh == NO_ROUTE {
         Err(Error::ReservedNextHop)
     } else {

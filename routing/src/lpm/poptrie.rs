@@ -124,6 +124,18 @@ struct Tables {
     cover: Box<[NextHop]>,
     nodes: Arena<Node>,
     leaves: Arena<NextHop>,
+    log: Log,
+}
+
+/// What updates wrote to the arrays lookups read, once [`Lpm::start_log`] turned it on: what
+/// the FIB's other copy copies to catch up.
+#[derive(Clone, Debug, Default)]
+struct Log {
+    on: bool,
+    direct: Vec<u32>,
+    /// Blocks of nodes and of leaves: start and length.
+    nodes: Vec<(u32, u32)>,
+    leaves: Vec<(u32, u32)>,
 }
 
 /// A direct entry and the next hop covering it.
@@ -150,6 +162,7 @@ impl<K: Key, const S: u32> Default for Poptrie<K, S> {
                 cover: vec![NO_ROUTE; 1 << S].into_boxed_slice(),
                 nodes: Arena::new("poptrie nodes"),
                 leaves: Arena::new("poptrie leaves"),
+                log: Log::default(),
             },
             rules: Rules::indexed(S as u8),
         }
@@ -253,6 +266,44 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
             sum += self.rules.warm(chunk);
         }
         std::hint::black_box(sum);
+    }
+
+    /// The rules, the covering next hops and the free lists of both arenas.
+    fn trade_rules(&mut self, other: &mut Self) -> bool {
+        std::mem::swap(&mut self.rules, &mut other.rules);
+        std::mem::swap(&mut self.t.cover, &mut other.t.cover);
+        self.t.nodes.trade_free(&mut other.t.nodes);
+        self.t.leaves.trade_free(&mut other.t.leaves);
+        true
+    }
+
+    fn start_log(&mut self) {
+        let log = &mut self.t.log;
+        log.on = true;
+        log.direct.clear();
+        log.nodes.clear();
+        log.leaves.clear();
+    }
+
+    /// Copies the direct entries and blocks `newer` logged, or everything if it logged nothing
+    /// (it was not changed since it was built). Arenas only grow while logging, so the items
+    /// past this copy's end are new blocks, all of them logged.
+    fn catch_up(&mut self, newer: &Self) -> bool {
+        let (t, n) = (&mut self.t, &newer.t);
+        if !n.log.on {
+            t.direct.copy_from_slice(&n.direct);
+            t.nodes.items.clone_from(&n.nodes.items);
+            t.leaves.items.clone_from(&n.leaves.items);
+            return true;
+        }
+        t.nodes.items.resize(n.nodes.items.len(), Node::default());
+        t.leaves.items.resize(n.leaves.items.len(), NO_ROUTE);
+        for &slot in &n.log.direct {
+            t.direct[slot as usize] = n.direct[slot as usize];
+        }
+        copy_blocks(&mut t.nodes.items, &n.nodes.items, &n.log.nodes);
+        copy_blocks(&mut t.leaves.items, &n.leaves.items, &n.log.leaves);
+        true
     }
 
     fn len(&self) -> usize {
@@ -366,7 +417,7 @@ impl Tables {
             self.free_below(root, 0);
             self.nodes.release(old, 1);
         }
-        self.direct[slot] = match n {
+        let entry = match n {
             Some(n) => {
                 let node = self.build(rules, n, best)?;
                 if node.vector == 0 && node.leafvec.count_ones() == 1 {
@@ -374,12 +425,16 @@ impl Tables {
                     LEAF | u32::from(self.leaf(&node, 0))
                 } else {
                     let root = self.nodes.reserve(1)?;
-                    self.nodes.items[root as usize] = node;
+                    self.set_node(root as usize, node);
                     root
                 }
             }
             None => LEAF | u32::from(best),
         };
+        self.direct[slot] = entry;
+        if self.log.on {
+            self.log.direct.push(slot as u32);
+        }
         Ok(())
     }
 
@@ -414,7 +469,8 @@ impl Tables {
         if len <= off + 6 && self.patch(rules, p, (at, node, off), t, inherited)? {
             return Ok(());
         }
-        self.nodes.items[at] = self.reshape(rules, p, (node, off), t, inherited)?;
+        let node = self.reshape(rules, p, (node, off), t, inherited)?;
+        self.set_node(at, node);
         Ok(())
     }
 
@@ -465,7 +521,8 @@ impl Tables {
             };
             let old = self.nodes.items[i];
             self.free_below(old, 0);
-            self.nodes.items[i] = self.build(rules, kid, slots.best[s])?;
+            let new = self.build(rules, kid, slots.best[s])?;
+            self.set_node(i, new);
         }
         let (leafvec, runs) = LeafRuns::of(&slots, node.vector);
         let leaves = runs.as_slice();
@@ -475,14 +532,14 @@ impl Tables {
         if let (Some((base0, len)), None) = (old, keep) {
             self.leaves.release(base0, len);
         }
-        self.nodes.items[at] = Node::new((node.vector, leafvec), leaves, node.base1, |leaves| {
+        let new = Node::new((node.vector, leafvec), leaves, node.base1, |leaves| {
             let Some((base0, _)) = keep else {
-                return self.leaves.place(leaves);
+                return self.place_leaves(leaves);
             };
-            let at = base0 as usize;
-            self.leaves.items[at..at + leaves.len()].copy_from_slice(leaves);
+            self.set_leaves(base0, leaves);
             Ok(base0)
         })?;
+        self.set_node(at, new);
         Ok(true)
     }
 
@@ -510,7 +567,7 @@ impl Tables {
         let (leafvec, leaves) = LeafRuns::of(slots, vector);
         let base1 = self.nodes.reserve(vector.count_ones() as usize)?;
         let node = Node::new((vector, leafvec), leaves.as_slice(), base1, |leaves| {
-            self.leaves.place(leaves)
+            self.place_leaves(leaves)
         })?;
         for (k, (s, kid)) in slots.kids().enumerate() {
             let child = if keep >> s & 1 != 0
@@ -520,9 +577,37 @@ impl Tables {
             } else {
                 self.build(rules, kid, slots.best[s])?
             };
-            self.nodes.items[base1 as usize + k] = child;
+            self.set_node(base1 as usize + k, child);
         }
         Ok(node)
+    }
+
+    /// Writes node `i`, logging it.
+    #[inline]
+    fn set_node(&mut self, i: usize, node: Node) {
+        self.nodes.items[i] = node;
+        if self.log.on {
+            log_block(&mut self.log.nodes, i as u32, 1);
+        }
+    }
+
+    /// Writes `leaves` at `at`, logging them.
+    #[inline]
+    fn set_leaves(&mut self, at: u32, leaves: &[NextHop]) {
+        let i = at as usize;
+        self.leaves.items[i..i + leaves.len()].copy_from_slice(leaves);
+        if self.log.on {
+            log_block(&mut self.log.leaves, at, leaves.len() as u32);
+        }
+    }
+
+    /// Writes `leaves` into a new block, logging them.
+    fn place_leaves(&mut self, leaves: &[NextHop]) -> Result<u32, Error> {
+        let at = self.leaves.place(leaves)?;
+        if self.log.on {
+            log_block(&mut self.log.leaves, at, leaves.len() as u32);
+        }
+        Ok(at)
     }
 
     /// Recycles the blocks below `node`: its leaves, its block of children and, recursively,
@@ -538,6 +623,24 @@ impl Tables {
         if let Some((base0, len)) = node.leaf_block() {
             self.leaves.release(base0, len);
         }
+    }
+}
+
+/// Notes `len` items written at `start`, extending the last block noted when they follow it (a
+/// node's children are written one after the other).
+#[inline]
+fn log_block(blocks: &mut Vec<(u32, u32)>, start: u32, len: u32) {
+    match blocks.last_mut() {
+        Some((s, l)) if *s + *l == start => *l += len,
+        _ => blocks.push((start, len)),
+    }
+}
+
+/// Copies the `blocks` of `from` into `to`.
+fn copy_blocks<T: Copy>(to: &mut [T], from: &[T], blocks: &[(u32, u32)]) {
+    for &(start, len) in blocks {
+        let r = start as usize..(start + len) as usize;
+        to[r.clone()].copy_from_slice(&from[r]);
     }
 }
 
