@@ -18,6 +18,9 @@ pub enum Error {
     ReservedNextHop,
     /// A table ran out of index space (DIR-24-8 groups, trie nodes, next-hop groups).
     TableFull(&'static str),
+    /// A FIB writer that an earlier batch left unable to go on (see
+    /// [`crate::FibWriter::apply`]); it says why.
+    FibStopped(String),
     /// An ECMP group with no path or more than [`crate::rib::MAX_PATHS`] paths.
     BadGroup(usize),
     /// A route file line that cannot be used.
@@ -46,6 +49,11 @@ impl fmt::Display for Error {
             Error::BadPrefix { prefix, reason } => write!(f, "bad prefix {prefix:?}: {reason}"),
             Error::ReservedNextHop => write!(f, "next hop 0 is reserved for \"no route\""),
             Error::TableFull(what) => write!(f, "table full: {what}"),
+            Error::FibStopped(why) => write!(
+                f,
+                "the FIB takes no more updates after an earlier batch failed part-way ({why}); \
+                 forwarding goes on with the last version"
+            ),
             Error::BadGroup(n) => write!(f, "an ECMP group needs 1..=64 paths, not {n}"),
             Error::Parse { file, line, reason } => write!(f, "{file}:{line}: {reason}"),
             Error::Io { file, source } => write!(f, "{file}: {source}"),

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //!   batch k ──> spare (version k-1, behind by batch k-1)
-//!                 │  readers gone?  yes: replay batch k-1, apply batch k in place
+//!                 │  readers gone?  yes: catch up with batch k-1, apply batch k in place
 //!                 │                 no:  copy the current version, apply batch k
 //!                 v
 //!               swap it in as version k+1; the old current becomes the spare
@@ -71,9 +71,8 @@ pub struct FibWriter<K, T> {
     /// What the copies share, when the table trades it ([`Lpm::trade_rules`]): held by a table
     /// whose own lookup arrays are unused.
     rules: Option<T>,
-    /// The error that left the shared rules ahead of the published version: no batch is taken
-    /// after it.
-    broken: Option<&'static str>,
+    /// Why the shared rules may be ahead of the published version: no batch is taken after it.
+    stopped: Option<String>,
 }
 
 /// Reads the current FIB. Cheap to clone, one per forwarding core.
@@ -111,7 +110,7 @@ impl<K: Key, T: Lpm<K>> Fib<K, T> {
             spare: None,
             behind: Vec::new(),
             rules: traded.then_some(rules),
-            broken: None,
+            stopped: None,
         };
         (writer, reader)
     }
@@ -203,10 +202,12 @@ impl<K: Key, T: Lpm<K>> Fib<K, T> {
         group.extend_from_slice(paths);
     }
 
-    /// Makes this FIB equal to `newer`, which is this one with `updates` applied.
-    fn catch_up(&mut self, newer: &Self, updates: &[Update<K>]) -> Result<(), Error> {
+    /// Makes this FIB equal to `newer`, which is this one with `updates` applied, by copying
+    /// what they wrote or, if the table cannot and `replay` allows, by applying them. False
+    /// when it could not: the caller copies `newer` instead.
+    fn catch_up(&mut self, newer: &Self, updates: &[Update<K>], replay: bool) -> bool {
         if !self.lpm.catch_up(&newer.lpm) {
-            return self.apply(updates);
+            return replay && self.apply(updates).is_ok();
         }
         for u in updates {
             if let Update::Group(id, paths) = u {
@@ -214,7 +215,7 @@ impl<K: Key, T: Lpm<K>> Fib<K, T> {
             }
         }
         self.len = newer.len;
-        Ok(())
+        true
     }
 }
 
@@ -224,13 +225,14 @@ impl<K: Key, T: Lpm<K> + Clone> FibWriter<K, T> {
     /// Applies a batch and publishes the result as the next version, which it returns. Either
     /// the whole batch is published or, on error, nothing.
     ///
-    /// A batch with next hop 0 in a route is refused before anything changes. A table that
-    /// runs out of index space part-way ([`Error::TableFull`]) through a batch leaves rules
-    /// shared by the copies ahead of the published version; the writer then refuses every
-    /// later batch with that error, and readers keep the last version.
+    /// A batch with next hop 0 in a route is refused before anything changes. For a table
+    /// whose copies share their rules ([`Lpm::trade_rules`]), a batch that fails part-way (a
+    /// table out of index space, [`Error::TableFull`]) has changed the shared rules, so the
+    /// writer refuses every later batch with [`Error::FibStopped`]; readers keep the last
+    /// version.
     pub fn apply(&mut self, batch: Vec<Update<K>>) -> Result<u64, Error> {
-        if let Some(what) = self.broken {
-            return Err(Error::TableFull(what));
+        if let Some(why) = &self.stopped {
+            return Err(Error::FibStopped(why.clone()));
         }
         for u in &batch {
             if let Update::Route(_, nh) = u {
@@ -242,26 +244,25 @@ impl<K: Key, T: Lpm<K> + Clone> FibWriter<K, T> {
         let spare = self.spare.take().and_then(|s| Arc::try_unwrap(s).ok());
         // A reader still holds the spare (or there is none yet, or it could not catch up):
         // start from a copy.
+        // A copy that traded its rules away cannot apply updates again.
+        let replay = self.rules.is_none();
         let mut fib = spare
-            .and_then(|mut s| s.catch_up(&current, &self.behind).is_ok().then_some(s))
+            .and_then(|mut s| s.catch_up(&current, &self.behind, replay).then_some(s))
             .unwrap_or_else(|| Fib::clone(&current));
         fib.lpm.start_log();
-        let applied = match &mut self.rules {
+        match &mut self.rules {
             Some(rules) => {
+                // Set until the batch is through: a panic part-way (unwinding with the rules
+                // inside `fib`) leaves the writer stopped, not without rules.
+                self.stopped = Some("interrupted".into());
                 fib.lpm.trade_rules(rules);
                 let applied = fib.apply(&batch);
                 fib.lpm.trade_rules(rules);
-                if let Err(e) = &applied {
-                    self.broken = Some(match e {
-                        Error::TableFull(what) => what,
-                        _ => "fib rules",
-                    });
-                }
-                applied
+                self.stopped = applied.as_ref().err().map(ToString::to_string);
+                applied?;
             }
-            None => fib.apply(&batch),
-        };
-        applied?;
+            None => fib.apply(&batch)?,
+        }
         fib.version = version;
         self.spare = Some(self.shared.swap(Arc::new(fib)));
         self.behind = batch;
@@ -345,9 +346,10 @@ mod tests {
         Prefix::new(to_key(bits).and(K::mask(len)), len).unwrap()
     }
 
-    /// Applies `batches` through a writer while a reader holds some versions (so that the spare
-    /// is sometimes copied, mostly caught up), and checks every published version, and the one
-    /// held, against the reference on the first, last and a middle address of every prefix.
+    /// Applies `batches` through a writer while a reader holds some versions for two batches
+    /// (so that the spare is sometimes held and the writer copies the current version instead),
+    /// and checks every published version against the reference on the first, last and a
+    /// middle address of every prefix.
     fn published_versions_match_the_reference<K, T>(
         to_key: fn(u32) -> K,
         top: u8,
@@ -360,7 +362,7 @@ mod tests {
         let (mut w, r) = Fib::new(T::default(), Vec::new()).publish();
         let mut reference = Reference::<K>::default();
         let mut keys = Vec::new();
-        let mut held = None;
+        let mut held = std::collections::VecDeque::new();
         for (batch, &hold) in batches.iter().zip(hold) {
             let mut updates = Vec::new();
             for &c in batch {
@@ -388,9 +390,13 @@ mod tests {
                     "{k:?} in version {version}"
                 );
             }
-            held = hold.then_some(fib);
+            // The version published now is the spare after the next batch, and caught up or
+            // copied at the one after.
+            held.push_back(hold.then_some(fib));
+            if held.len() > 2 {
+                held.pop_front();
+            }
         }
-        drop(held);
     }
 
     proptest! {

@@ -68,7 +68,8 @@ pub trait Lpm<K: Key> {
 
     /// For the FIB's two copies: makes this copy equal to `newer`, which is this copy with the
     /// updates since [`Lpm::start_log`] applied, by copying what they wrote. Returns false, having
-    /// done nothing, for a table that cannot, to which the caller applies the updates again.
+    /// done nothing, for a table that cannot: the caller applies the updates again or, if the
+    /// copy traded its rules away, copies `newer`.
     fn catch_up(&mut self, newer: &Self) -> bool {
         let _ = newer;
         false

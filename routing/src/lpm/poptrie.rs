@@ -286,8 +286,9 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
     }
 
     /// Copies the direct entries and blocks `newer` logged, or everything if it logged nothing
-    /// (it was not changed since it was built). Arenas only grow while logging, so the items
-    /// past this copy's end are new blocks, all of them logged.
+    /// (it was not changed since it was built). Arenas only grow while logging: the items past
+    /// this copy's end are new blocks, whose written items were logged, and room no block has
+    /// written yet, which holds the same defaults in both copies.
     fn catch_up(&mut self, newer: &Self) -> bool {
         let (t, n) = (&mut self.t, &newer.t);
         if !n.log.on {
