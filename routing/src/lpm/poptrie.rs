@@ -112,8 +112,10 @@ pub struct Poptrie<K, const S: u32> {
 
 /// Poptrie for IPv4: 2^18 direct entries (1 MiB).
 pub type Poptrie4 = Poptrie<u32, 18>;
-/// Poptrie for IPv6: 2^16 direct entries (256 KiB); IPv6 tables hold few prefixes under /16.
-pub type Poptrie6 = Poptrie<u128, 16>;
+/// Poptrie for IPv6: 2^18 direct entries (1 MiB). Nodes then start at 18, 24, 30, 36 and 42
+/// bits, so a /48 (nearly half of a full table) ends in the fifth node, where a 16-bit table
+/// needed six; a 20-bit one gained no more and took 6.3 MB (docs/benchmarks.md).
+pub type Poptrie6 = Poptrie<u128, 18>;
 
 /// What lookups read, plus where each subtree lives.
 #[derive(Clone, Debug)]
@@ -219,7 +221,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
     /// bits, a few percent of an IPv4 table) finish one at a time. Measured against the plain
     /// per-key loop: faster for keys inside the table's prefixes, which is where traffic goes,
     /// and slower for uniformly random IPv4 keys, most of which end in a direct leaf
-    /// (docs/benchmarks.md). IPv6 keys take the plain loop: with a 16-bit direct table they
+    /// (docs/benchmarks.md). IPv6 keys take the plain loop: with an 18-bit direct table they
     /// either end in a direct entry (random keys, where the passes cost 0.71-0.76x) or go
     /// several nodes deep (real prefixes, where the passes gained nothing).
     #[inline]
