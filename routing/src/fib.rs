@@ -242,10 +242,10 @@ impl<K: Key, T: Lpm<K> + Clone> FibWriter<K, T> {
         let current = self.shared.load_full();
         let version = current.version + 1;
         let spare = self.spare.take().and_then(|s| Arc::try_unwrap(s).ok());
-        // A reader still holds the spare (or there is none yet, or it could not catch up):
-        // start from a copy.
         // A copy that traded its rules away cannot apply updates again.
         let replay = self.rules.is_none();
+        // A reader still holds the spare (or there is none yet, or it could not catch up):
+        // start from a copy.
         let mut fib = spare
             .and_then(|mut s| s.catch_up(&current, &self.behind, replay).then_some(s))
             .unwrap_or_else(|| Fib::clone(&current));

@@ -435,9 +435,7 @@ impl Tables {
             None => LEAF | u32::from(best),
         };
         self.direct[slot] = entry;
-        if self.log.on {
-            self.log.direct.push(slot as u32);
-        }
+        self.log.direct(slot);
         Ok(())
     }
 
@@ -589,9 +587,7 @@ impl Tables {
     #[inline]
     fn set_node(&mut self, i: usize, node: Node) {
         self.nodes.items[i] = node;
-        if self.log.on {
-            log_block(&mut self.log.nodes, i as u32, 1);
-        }
+        self.log.block(Block::Nodes, i as u32, 1);
     }
 
     /// Writes `leaves` at `at`, logging them.
@@ -599,17 +595,13 @@ impl Tables {
     fn set_leaves(&mut self, at: u32, leaves: &[NextHop]) {
         let i = at as usize;
         self.leaves.items[i..i + leaves.len()].copy_from_slice(leaves);
-        if self.log.on {
-            log_block(&mut self.log.leaves, at, leaves.len() as u32);
-        }
+        self.log.block(Block::Leaves, at, leaves.len() as u32);
     }
 
     /// Writes `leaves` into a new block, logging them.
     fn place_leaves(&mut self, leaves: &[NextHop]) -> Result<u32, Error> {
         let at = self.leaves.place(leaves)?;
-        if self.log.on {
-            log_block(&mut self.log.leaves, at, leaves.len() as u32);
-        }
+        self.log.block(Block::Leaves, at, leaves.len() as u32);
         Ok(at)
     }
 
@@ -629,13 +621,39 @@ impl Tables {
     }
 }
 
-/// Notes `len` items written at `start`, extending the last block noted when they follow it (a
-/// node's children are written one after the other).
-#[inline]
-fn log_block(blocks: &mut Vec<(u32, u32)>, start: u32, len: u32) {
-    match blocks.last_mut() {
-        Some((s, l)) if *s + *l == start => *l += len,
-        _ => blocks.push((start, len)),
+/// The arena a logged block is in.
+#[derive(Clone, Copy)]
+enum Block {
+    Nodes,
+    Leaves,
+}
+
+// ===== impl Log =====
+
+impl Log {
+    /// Notes direct entry `slot` as written, if logging.
+    #[inline]
+    fn direct(&mut self, slot: usize) {
+        if self.on {
+            self.direct.push(slot as u32);
+        }
+    }
+
+    /// Notes `len` items written at `start`, if logging, extending the last block noted when
+    /// they follow it (a node's children are written one after the other).
+    #[inline]
+    fn block(&mut self, arena: Block, start: u32, len: u32) {
+        if !self.on {
+            return;
+        }
+        let blocks = match arena {
+            Block::Nodes => &mut self.nodes,
+            Block::Leaves => &mut self.leaves,
+        };
+        match blocks.last_mut() {
+            Some((s, l)) if *s + *l == start => *l += len,
+            _ => blocks.push((start, len)),
+        }
     }
 }
 
