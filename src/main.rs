@@ -296,6 +296,11 @@ enum BenchCmd {
         /// docs/configuration.md recommends there.
         #[arg(long, default_value_t = -5, allow_hyphen_values = true)]
         nice: i32,
+        /// Run the Brick nodes' worker under SCHED_FIFO at this priority (1..=99) instead of a
+        /// nice value: r1's receive work then runs only while the worker sleeps, so pair it with
+        /// `--idle interrupt`.
+        #[arg(long, conflicts_with = "nice", value_parser = clap::value_parser!(u8).range(1..=99))]
+        realtime: Option<u8>,
         /// Where the sink counts: `tc` (tc ingress, frames as they come) or `xdp` (an XDP
         /// program, which makes veth copy frames from socket senders first, on the router's core).
         #[arg(long, default_value = "tc")]
@@ -689,6 +694,7 @@ fn bench(b: BenchCmd) -> Result<()> {
             napi,
             idle,
             nice,
+            realtime,
             sink,
             docs,
             table,
@@ -709,7 +715,10 @@ fn bench(b: BenchCmd) -> Result<()> {
                 back_to_back,
                 max_rate,
                 idle,
-                nice,
+                priority: match realtime {
+                    Some(p) => brick_io::Priority::Realtime(p),
+                    None => brick_io::Priority::Nice(nice),
+                },
                 sink,
                 stop: interrupt_flag()?,
             })?;

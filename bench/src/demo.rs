@@ -244,7 +244,7 @@ fn node_config(routes: &[(Prefix<u32>, NextHop)], core: usize) -> Config {
         node: 0,
         cores: vec![core],
         idle: IdlePolicy::default(),
-        nice: 0,
+        priority: brick_io::Priority::Inherit,
         socket: std::env::temp_dir().join(format!("brick-demo-{}.sock", std::process::id())),
         punt_rate: 10_000,
         icmp_rate: 100,

@@ -153,8 +153,8 @@ pub struct Forward {
     pub stop: Arc<AtomicBool>,
     /// The Brick nodes' idle policy.
     pub idle: brick_io::IdlePolicy,
-    /// The Brick nodes' worker nice value.
-    pub nice: i32,
+    /// How the Brick nodes' worker is scheduled.
+    pub priority: brick_io::Priority,
     /// Where the sink counts.
     pub sink: Sink,
 }
@@ -788,7 +788,7 @@ pub fn run(f: &Forward) -> Result<ForwardReport, Error> {
 [dataplane]
 cores = [{router_core}]
 idle = "{idle}"
-nice = {nice}
+{priority}
 [control]
 socket = "/tmp/brick-bench-forward-{pid}.sock"
 [[port]]
@@ -803,7 +803,11 @@ addresses = ["10.2.0.1/24"]
                     pid = std::process::id(),
                     ns = topo.router.name(),
                     idle = f.idle,
-                    nice = f.nice,
+                    priority = match f.priority {
+                        brick_io::Priority::Inherit => String::new(),
+                        brick_io::Priority::Nice(n) => format!("nice = {n}"),
+                        brick_io::Priority::Realtime(p) => format!("realtime = {p}"),
+                    },
                 );
                 let mut cfg = Config::parse("bench forward", &text)
                     .map_err(|e| Error::Usage(e.to_string()))?;
@@ -854,9 +858,10 @@ addresses = ["10.2.0.1/24"]
         }
     }
     let placement = format!(
-        "generator on core {}, router on core {router_core} (Brick idle policy {}), r1's NAPI {}, the sink ({}) on the core that transmits into r2",
+        "generator on core {}, router on core {router_core} (Brick idle policy {}, {}), r1's NAPI {}, the sink ({}) on the core that transmits into r2",
         gen_core.map_or("-".into(), |c| c.to_string()),
         f.idle,
+        f.priority,
         match f.napi {
             Napi::Router => format!("threaded and pinned to core {router_core}"),
             Napi::Generator => "on the generator's core (veth default)".into(),

@@ -32,7 +32,7 @@ pub mod testframe;
 
 pub use burst::{Burst, DEFAULT_BURST, MAX_BURST};
 pub use error::Error;
-pub use poll::IdlePolicy;
+pub use poll::{IdlePolicy, Priority};
 pub use pool::{Meta, Packet, Pool, PoolConfig};
 pub use port::{Port, PortStats, Rx, RxQueue, Tx, TxQueue, Wake};
 pub use stats::{DropReason, QueueStats, Snapshot};

@@ -298,24 +298,60 @@ pub fn check_core(core: usize) -> Result<(), Error> {
     }
 }
 
-/// Sets the calling thread's nice value (-20..=19). A worker sharing its core with the kernel's
-/// receive work (a NAPI thread or ksoftirqd, at 0) gets the larger share of the core below 0;
-/// that needs CAP_SYS_NICE.
+/// How a worker thread is scheduled against the other threads of its core, among them the
+/// kernel's receive work for its ports (a NAPI thread or ksoftirqd).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Priority {
+    /// As the process is.
+    #[default]
+    Inherit,
+    /// The normal scheduler at this nice value (-20..=19): below 0 the worker gets the larger
+    /// share of a core it shares with threads at 0.
+    Nice(i32),
+    /// `SCHED_FIFO` at this priority (1..=99): the worker runs whenever it has work, ahead of
+    /// every normal thread of its core, and the kernel's receive work runs only while the worker
+    /// sleeps, so it never takes frames the worker has no time for. Such a worker must sleep as
+    /// soon as its queues are empty.
+    Realtime(u8),
+}
+
+impl fmt::Display for Priority {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Priority::Inherit => f.write_str("inherited"),
+            Priority::Nice(n) => write!(f, "nice {n}"),
+            Priority::Realtime(p) => write!(f, "SCHED_FIFO {p}"),
+        }
+    }
+}
+
+/// Sets the calling thread's scheduling; lowering the nice value and realtime scheduling need
+/// root or CAP_SYS_NICE.
 #[cold]
-pub fn set_nice(nice: i32) -> Result<(), Error> {
+pub fn set_priority(priority: Priority) -> Result<(), Error> {
     #[allow(unsafe_code)]
-    // SAFETY: plain system calls on the calling thread.
+    // SAFETY: plain system calls on the calling thread; `param` outlives the call.
     let r = unsafe {
         let tid = libc::gettid();
-        libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice)
+        match priority {
+            Priority::Inherit => 0,
+            Priority::Nice(n) => libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, n),
+            Priority::Realtime(p) => {
+                let param = libc::sched_param {
+                    sched_priority: p.into(),
+                };
+                libc::sched_setscheduler(tid, libc::SCHED_FIFO, &param)
+            }
+        }
     };
     if r == 0 {
         Ok(())
     } else {
         Err(Error::Os {
             what: format!(
-                "set the worker's nice value to {nice} (below 0 needs root or CAP_SYS_NICE; \
-                 `nice = 0` in [dataplane] leaves it)"
+                "set the worker's scheduling to {priority} (needs root or CAP_SYS_NICE below \
+                 nice 0 and for realtime; leave `nice` and `realtime` out of [dataplane] to keep \
+                 the process's)"
             ),
             source: std::io::Error::last_os_error(),
         })
@@ -357,38 +393,80 @@ mod tests {
 
     use super::*;
 
+    fn nice_of(tid: libc::pid_t) -> i32 {
+        #[allow(unsafe_code)]
+        // SAFETY: plain system call.
+        unsafe {
+            libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t)
+        }
+    }
+
+    fn policy_of(tid: libc::pid_t) -> i32 {
+        #[allow(unsafe_code)]
+        // SAFETY: plain system call.
+        unsafe {
+            libc::sched_getscheduler(tid)
+        }
+    }
+
+    fn me() -> libc::pid_t {
+        #[allow(unsafe_code)]
+        // SAFETY: plain system call.
+        unsafe {
+            libc::gettid()
+        }
+    }
+
     /// The nice value lands on the calling thread only; lowering it needs privilege.
     #[test]
     fn nice_is_per_thread() {
-        let of = |tid: libc::pid_t| {
-            #[allow(unsafe_code)]
-            // SAFETY: plain system call.
-            unsafe {
-                libc::getpriority(libc::PRIO_PROCESS, tid as libc::id_t)
-            }
-        };
         let (zero, worker) = std::thread::spawn(move || {
-            set_nice(7).unwrap();
-            #[allow(unsafe_code)]
-            // SAFETY: plain system call.
-            let tid = unsafe { libc::gettid() };
-            (of(0), of(tid))
+            set_priority(Priority::Nice(7)).unwrap();
+            (nice_of(0), nice_of(me()))
         })
         .join()
         .unwrap();
         assert_eq!(worker, 7);
         assert_eq!(zero, 7, "who 0 is the calling thread on Linux");
-        #[allow(unsafe_code)]
-        // SAFETY: plain system call.
-        let me = unsafe { libc::gettid() };
-        assert_ne!(of(me), 7, "the spawning thread keeps its own");
-        let lower = std::thread::spawn(|| set_nice(-3)).join().unwrap();
+        assert_ne!(nice_of(me()), 7, "the spawning thread keeps its own");
+        let lower = std::thread::spawn(|| set_priority(Priority::Nice(-3)))
+            .join()
+            .unwrap();
         if crate::netns::is_root() {
             lower.unwrap();
         } else {
             let e = lower.unwrap_err().to_string();
             assert!(e.contains("CAP_SYS_NICE"), "{e}");
         }
+    }
+
+    /// Realtime scheduling lands on the calling thread only, and needs privilege.
+    #[test]
+    fn realtime_is_per_thread() {
+        let got = std::thread::spawn(|| {
+            set_priority(Priority::Realtime(1))?;
+            Ok::<_, Error>(policy_of(me()))
+        })
+        .join()
+        .unwrap();
+        if crate::netns::is_root() {
+            assert_eq!(got.unwrap(), libc::SCHED_FIFO);
+        } else {
+            let e = got.unwrap_err().to_string();
+            assert!(
+                e.contains("SCHED_FIFO 1") && e.contains("CAP_SYS_NICE"),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            policy_of(me()),
+            libc::SCHED_OTHER,
+            "the spawning thread keeps its own"
+        );
+        std::thread::spawn(|| set_priority(Priority::Inherit))
+            .join()
+            .unwrap()
+            .unwrap();
     }
 
     #[test]

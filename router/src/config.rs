@@ -7,6 +7,7 @@
 //! cores = [0, 1]                          # one worker per core; each port gets one queue each
 //! idle = "adaptive"                       # busy | adaptive | interrupt
 //! nice = -5                               # workers' nice value, -20..=19 (default 0)
+//! # realtime = 10                         # or SCHED_FIFO at 1..=99 (see docs/configuration.md)
 //!
 //! [control]
 //! socket = "/run/brick/brick.sock"        # where `brick show` connects
@@ -52,8 +53,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use brick_io::IdlePolicy;
 use brick_io::backend::PortSpec;
+use brick_io::{IdlePolicy, Priority};
 use brick_routing::{Ipv4Prefix, Ipv6Prefix, Key, Prefix};
 use serde::Deserialize;
 use serde::de::{self, Deserializer};
@@ -297,8 +298,8 @@ pub struct Config {
     pub cores: Vec<usize>,
     /// What workers do when idle.
     pub idle: IdlePolicy,
-    /// The workers' nice value.
-    pub nice: i32,
+    /// How the workers are scheduled (`nice` or `realtime`).
+    pub priority: Priority,
     /// The control socket.
     pub socket: PathBuf,
     /// Frames per second one worker hands to the control plane, per kind of punt.
@@ -358,6 +359,8 @@ struct RawDataplane {
     idle: IdlePolicy,
     #[serde(default)]
     nice: Option<Spanned<i32>>,
+    #[serde(default)]
+    realtime: Option<Spanned<i32>>,
 }
 
 impl Default for RawDataplane {
@@ -366,6 +369,7 @@ impl Default for RawDataplane {
             cores: default_cores(),
             idle: IdlePolicy::default(),
             nice: None,
+            realtime: None,
         }
     }
 }
@@ -461,6 +465,28 @@ fn io_reason(e: brick_io::Error) -> String {
     }
 }
 
+/// The workers' scheduling from `nice` and `realtime`, which exclude each other.
+fn priority(d: &RawDataplane) -> Result<Priority, (usize, String)> {
+    let at = |v: &Spanned<_>| v.span().start;
+    match (&d.nice, &d.realtime) {
+        (Some(n), _) if !(-20..=19).contains(n.get_ref()) => {
+            Err((at(n), format!("nice: {} is outside -20..=19", n.get_ref())))
+        }
+        (_, Some(r)) if !(1..=99).contains(r.get_ref()) => Err((
+            at(r),
+            format!("realtime: {} is outside 1..=99", r.get_ref()),
+        )),
+        (Some(_), Some(r)) => Err((
+            at(r),
+            "realtime: a realtime worker has no nice value; give `nice` or `realtime`, not both"
+                .into(),
+        )),
+        (_, Some(r)) => Ok(Priority::Realtime(*r.get_ref() as u8)),
+        (Some(n), None) if *n.get_ref() != 0 => Ok(Priority::Nice(*n.get_ref())),
+        _ => Ok(Priority::Inherit),
+    }
+}
+
 fn idle_policy<'de, D: Deserializer<'de>>(d: D) -> Result<IdlePolicy, D::Error> {
     String::deserialize(d)?
         .parse()
@@ -522,17 +548,8 @@ impl Config {
             Ok(())
         };
         keep(&mut errors, checked_cores);
-        let nice = match &raw.dataplane.nice {
-            Some(n) if !(-20..=19).contains(n.get_ref()) => {
-                errors.push(at(
-                    n.span().start,
-                    format!("nice: {} is outside -20..=19", n.get_ref()),
-                ));
-                0
-            }
-            Some(n) => *n.get_ref(),
-            None => 0,
-        };
+        let priority = priority(&raw.dataplane).map_err(|(offset, reason)| at(offset, reason));
+        let priority = keep(&mut errors, priority).unwrap_or_default();
         let workers = cores.len().max(1);
         for (what, rate) in [
             ("punt_rate", &raw.control.punt_rate),
@@ -775,7 +792,7 @@ impl Config {
             node: raw.node,
             cores: cores.clone(),
             idle: raw.dataplane.idle,
-            nice,
+            priority,
             socket: raw.control.socket,
             punt_rate: *raw.control.punt_rate.get_ref(),
             icmp_rate: *raw.control.icmp_rate.get_ref(),
@@ -960,10 +977,22 @@ mac = "02:00:00:00:02:03"
     }
 
     #[test]
+    fn workers_are_scheduled_as_asked() {
+        let rt = GOOD.replace(
+            "idle = \"busy\"\nnice = -5",
+            "idle = \"interrupt\"\nrealtime = 10",
+        );
+        let c = Config::parse("r.toml", &rt).unwrap();
+        assert_eq!(c.priority, Priority::Realtime(10));
+        let c = Config::parse("r.toml", &GOOD.replace("nice = -5", "nice = 0")).unwrap();
+        assert_eq!(c.priority, Priority::Inherit);
+    }
+
+    #[test]
     fn a_good_file_is_read_whole() {
         let c = Config::parse("r.toml", GOOD).unwrap();
         assert_eq!(c.node, 3);
-        assert_eq!((c.idle, c.nice), (IdlePolicy::Busy, -5));
+        assert_eq!((c.idle, c.priority), (IdlePolicy::Busy, Priority::Nice(-5)));
         assert_eq!(c.ports.len(), 2);
         assert_eq!(c.ports[1].mtu, Some(1280));
         assert_eq!((c.ports[0].ra, c.ports[1].ra), (false, true));
@@ -1043,6 +1072,13 @@ mac = "02:00:00:00:02:03"
             ("\"0.0.0.0/0\"", "\"10.0.0.1/8\"", "host bits"),
             ("cores = [0]", "cores = [4096]", "core 4096 does not exist"),
             ("nice = -5", "nice = -21", "-21 is outside -20..=19"),
+            ("nice = -5", "realtime = 0", "0 is outside 1..=99"),
+            ("nice = -5", "realtime = 300", "300 is outside 1..=99"),
+            (
+                "idle = \"busy\"",
+                "realtime = 5",
+                "`nice` or `realtime`, not both",
+            ),
             ("af_packet:veth1@ns1", "mem", "mem ports join threads"),
             (
                 "af_packet:veth1@ns1",

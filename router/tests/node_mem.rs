@@ -323,6 +323,43 @@ fn a_static_neighbor_needs_no_arp() {
     show_until(&node, "show neighbors", listed);
 }
 
+/// Input (root): the node of `a_static_neighbor_needs_no_arp` with `realtime = 1` and `idle =
+/// "interrupt"`, and a packet from h0. Output: a worker thread runs under SCHED_FIFO and the
+/// packet is forwarded, woken from its sleep.
+#[test]
+fn a_realtime_worker_sleeps_and_forwards() {
+    if !brick_io::netns::is_root() {
+        eprintln!("skipped a_realtime_worker_sleeps_and_forwards: needs root (SCHED_FIFO)");
+        return;
+    }
+    let socket = std::env::temp_dir().join(format!("brick-node-rt-{}.sock", std::process::id()));
+    let (r0, h0) = cable("r0", "h0", CableConfig::default()).unwrap();
+    let (r1, h1) = cable("r1", "h1", CableConfig::default()).unwrap();
+    let extra = "[[neighbor]]\naddress = \"10.2.0.7\"\nmac = \"02:00:00:00:02:07\"\n";
+    let mut cfg = config_with(socket.to_str().unwrap(), extra);
+    cfg.priority = brick_io::Priority::Realtime(1);
+    cfg.idle = "interrupt".parse().unwrap();
+    let node = Node::start_with(&cfg, vec![r0, r1.with_id(1)]).unwrap();
+    // Field 41 of a thread's stat is its policy (1: SCHED_FIFO); fields count from the pid,
+    // and the name in parentheses (field 2) may hold spaces.
+    let fifo_workers = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("stat")).ok())
+        .filter(|stat| {
+            let (name, rest) = stat.rsplit_once(") ").unwrap_or_default();
+            name.ends_with("(brick-w0") && rest.split(' ').nth(41 - 3) == Some("1")
+        })
+        .count();
+    assert!(fifo_workers >= 1, "no worker runs under SCHED_FIFO");
+    let (mut h0, mut h1) = (Host::new(h0), Host::new(h1));
+    // Let the worker fall asleep first, so that the frame must wake it.
+    std::thread::sleep(Duration::from_millis(50));
+    h0.send(&[udp([10, 2, 0, 7], 1)]);
+    let got = h1.recv(|f| !is_arp(f), 1, Duration::from_secs(2));
+    assert_eq!(got.len(), 1, "the packet was not forwarded");
+    assert_eq!(node.counters().forwarded, 1);
+}
+
 /// UDP from fd01::2 (h0) to `dst` via the router.
 fn udp6(dst: std::net::Ipv6Addr) -> Vec<u8> {
     let mut f = vec![0u8; 14 + 40 + 8 + 4];

@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use brick_io::poll::{self, Doorbell, Idle, IdleStep};
-use brick_io::{Burst, Pool, PoolConfig, Port, PortStats, Rx, Tx, clock};
+use brick_io::{Burst, IdlePolicy, Pool, PoolConfig, Port, PortStats, Priority, Rx, Tx, clock};
 use brick_routing::rib::{Rib, Route, Source};
 use brick_routing::{Fib, FibReader, Gateway, Key, Lpm, Poptrie4, Poptrie6, Prefix};
 
@@ -368,7 +368,7 @@ impl Node {
                 bell: Arc::clone(&link.bell),
                 punt_rate: cfg.punt_rate,
                 idle: cfg.idle,
-                nice: cfg.nice,
+                priority: cfg.priority,
                 counters: Arc::clone(&counters),
                 stop: Arc::clone(&stop),
             };
@@ -438,10 +438,21 @@ impl Node {
             .push(poll::spawn("brick-socket", None, move || {
                 show::serve(listener, &sh, &s)
             })?);
+        if matches!(cfg.priority, Priority::Realtime(_))
+            && !matches!(cfg.idle, IdlePolicy::Interrupt(_))
+        {
+            tracing::warn!(
+                idle = %cfg.idle,
+                "realtime workers that do not sleep at once when idle keep the kernel's receive \
+                 work off their cores: fine on cores of their own, a stall where a port's NAPI \
+                 or ksoftirqd shares them (idle = \"interrupt\" there)"
+            );
+        }
         tracing::info!(
             node = cfg.node,
             ports = cfg.ports.len(),
             workers,
+            priority = %cfg.priority,
             socket = %cfg.socket.display(),
             metrics = ?metrics,
             "node started"
@@ -579,19 +590,16 @@ struct Worker {
     bell: Arc<Doorbell>,
     punt_rate: u32,
     idle: brick_io::IdlePolicy,
-    nice: i32,
+    priority: Priority,
     counters: Arc<Published>,
     stop: Arc<AtomicBool>,
 }
 
 impl Worker {
     fn run(mut self, ready: std::sync::mpsc::Sender<Result<(), brick_io::Error>>) {
-        let set_up = if self.nice == 0 {
-            Ok(())
-        } else {
-            poll::set_nice(self.nice)
-        };
-        let pool = match set_up.and_then(|()| Pool::new(PoolConfig::default())) {
+        let pool = match poll::set_priority(self.priority)
+            .and_then(|()| Pool::new(PoolConfig::default()))
+        {
             Ok(p) => p,
             Err(e) => {
                 let _ = ready.send(Err(e));
