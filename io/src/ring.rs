@@ -6,6 +6,13 @@
 //! separate array of 8-byte words: a 64-byte frame then costs one cache line transfer between the
 //! cores plus an eighth of a header line, not two lines.
 //!
+//! A frame of one line is written with streaming (non-temporal) stores on x86-64: the line goes
+//! out through a write-combining buffer, without first fetching it from the consumer's cache,
+//! where it sits since the consumer read it one lap ago. An ordinary store waits for that
+//! transfer, and the stores behind it fill the store buffer; that stall was most of the
+//! producer's time (docs/benchmarks.md). Larger frames are copied as usual: streamed, their many
+//! lines cost memory bandwidth the cache-to-cache path does not.
+//!
 //! Indices run free (they wrap at `usize::MAX`, far beyond any run) and are masked on use. Each
 //! side keeps a private copy of the other's index and re-reads the shared one only when the copy
 //! says the ring is full (producer) or empty (consumer), and it publishes its own index once per
@@ -160,15 +167,15 @@ impl Producer {
         #[allow(unsafe_code)]
         // SAFETY: `tail - head < capacity`, so the consumer has released this slot (its Release
         // store of head, seen by our Acquire load) and will not read it before we publish; the
-        // slot is `stride >= max(max_frame, 64)` bytes long and `padded` holds the bytes copied; the
-        // header word is 8-byte aligned inside the region.
+        // slot is `stride >= max(max_frame, 64)` bytes long, 64-byte aligned (the region is, and
+        // the stride is a multiple of 64), and `padded` holds the bytes copied (64 when `small`);
+        // the header word is 8-byte aligned inside the region.
         unsafe {
             self.ring
                 .hdr(self.tail)
                 .write((len as u64) << 32 | u64::from(hash));
             if small {
-                // A constant size: one inline vector move instead of a call to memcpy.
-                std::ptr::copy_nonoverlapping(padded.as_ptr(), slot, SMALL);
+                stream_line(padded.as_ptr(), slot);
             } else {
                 std::ptr::copy_nonoverlapping(padded.as_ptr(), slot, len);
             }
@@ -177,39 +184,44 @@ impl Producer {
         true
     }
 
-    /// Asks for the lines of the next `n` slots (the first line of each, and their headers'
-    /// lines) in writable state, as far as the consumer is known to have released them. Called
-    /// before a burst of pushes: the consumer's core read those lines last, and a copy into a
-    /// line still there waits for it to come over, while the stores behind it fill the store
-    /// buffer; asked for together, the lines come over together.
-    #[inline]
-    pub fn prefetch_for_write(&self, n: usize) {
-        let free = (self.ring.mask + 1).saturating_sub(self.tail.wrapping_sub(self.head_seen));
-        #[cfg(target_arch = "x86_64")]
-        for i in 0..n.min(free) {
-            let t = self.tail.wrapping_add(i);
-            let (slot, hdr) = (self.ring.slot(t), self.ring.hdr(t));
-            #[allow(unsafe_code)]
-            // SAFETY: PREFETCHW is a hint: it loads nothing into registers, writes no memory,
-            // never faults (whatever the address) and keeps the flags; CPUs without it take it
-            // as a NOP. (`_mm_prefetch` emits a read prefetch unless the build targets
-            // `prfchw`.)
-            unsafe {
-                std::arch::asm!("prefetchw [{0}]", in(reg) slot, options(nostack, preserves_flags, readonly));
-                if i == 0 || t % 8 == 0 {
-                    std::arch::asm!("prefetchw [{0}]", in(reg) hdr, options(nostack, preserves_flags, readonly));
-                }
-            }
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = (n, free);
-    }
-
     /// Makes every pushed frame visible to the consumer.
     #[inline]
     pub fn publish(&mut self) {
+        // Streaming stores are not ordered with later stores: without the fence the consumer
+        // could see the new tail before the frames.
+        #[cfg(target_arch = "x86_64")]
+        #[allow(unsafe_code)]
+        // SAFETY: SFENCE only orders this core's stores; SSE, part of x86-64.
+        unsafe {
+            std::arch::x86_64::_mm_sfence();
+        }
         self.ring.tail.store(self.tail, Ordering::Release);
     }
+}
+
+/// Copies the 64 bytes at `src` to the line at `dst`, past the caches where the CPU can.
+///
+/// # Safety
+///
+/// `src` is readable and `dst` writable for 64 bytes, and `dst` is 16-byte aligned.
+#[inline]
+#[allow(unsafe_code)]
+unsafe fn stream_line(src: *const u8, dst: *mut u8) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
+        let (src, dst) = (src.cast::<__m128i>(), dst.cast::<__m128i>());
+        for i in 0..SMALL / 16 {
+            // SAFETY: in bounds of the 64 bytes the caller vouches for; `dst + 16 i` keeps the
+            // 16-byte alignment MOVNTDQ needs; SSE2 is part of x86-64.
+            unsafe { _mm_stream_si128(dst.add(i), _mm_loadu_si128(src.add(i))) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    // SAFETY: as the caller vouches.
+    unsafe {
+        std::ptr::copy_nonoverlapping(src, dst, SMALL)
+    };
 }
 
 impl fmt::Debug for Producer {
@@ -296,36 +308,6 @@ mod tests {
         assert_eq!(p.capacity(), 8);
     }
 
-    /// The hint may be asked for any count in any state of the ring (empty, partly full, full,
-    /// wrapped) and changes nothing the consumer reads.
-    #[test]
-    fn prefetch_for_write_changes_nothing() {
-        let (mut p, mut c) = ring(8, 64).unwrap();
-        let mut next = 0u8;
-        let mut expect = VecDeque::new();
-        for round in 0..40usize {
-            for _ in 0..round % 9 {
-                p.prefetch_for_write(round);
-                if p.push(u32::from(next), &[next; 64]) {
-                    expect.push_back(next);
-                    next = next.wrapping_add(1);
-                }
-            }
-            p.prefetch_for_write(usize::MAX);
-            p.publish();
-            for _ in 0..round % 7 {
-                let got = c.pop(|h, b, _| (h, b.to_vec()));
-                let want = expect.pop_front();
-                assert_eq!(
-                    got,
-                    want.map(|v| (u32::from(v), vec![v; 64])),
-                    "round {round}"
-                );
-            }
-            c.release();
-        }
-    }
-
     #[test]
     fn full_empty_and_oversize() {
         let (mut p, mut c) = ring(4, 16).unwrap();
@@ -375,6 +357,9 @@ mod tests {
         }
     }
 
+    /// A million frames across two threads arrive in order and whole: every third one of 8
+    /// bytes (an ordinary copy), the others of 60 or 64 bytes (streamed, see the module doc),
+    /// each filled with its sequence number, so a frame seen before its bytes fails.
     #[test]
     fn two_threads_keep_order() {
         const N: u64 = 1_000_000;
@@ -383,7 +368,12 @@ mod tests {
             let mut i = 0u64;
             while i < N {
                 let mut k = 0;
-                while k < 32 && i < N && p.push(i as u32, &i.to_le_bytes()) {
+                while k < 32 && i < N {
+                    let frame: Vec<u8> = (0..8).flat_map(|_| i.to_le_bytes()).collect();
+                    let len = [8, 60, 64][(i % 3) as usize];
+                    if !p.push_padded(i as u32, len, &frame) {
+                        break;
+                    }
                     i += 1;
                     k += 1;
                 }
@@ -396,8 +386,12 @@ mod tests {
         let mut want = 0u64;
         while want < N {
             let mut got = 0;
-            while let Some(v) = c.pop(|_, b, _| u64::from_le_bytes(b.try_into().unwrap())) {
-                assert_eq!(v, want);
+            while let Some((h, len, whole)) = c.pop(|h, b, _| {
+                let whole = b.chunks(8).all(|w| w == &want.to_le_bytes()[..w.len()]);
+                (h, b.len(), whole)
+            }) {
+                assert_eq!((h, len), (want as u32, [8, 60, 64][(want % 3) as usize]));
+                assert!(whole, "frame {want} seen before its bytes");
                 want += 1;
                 got += 1;
             }

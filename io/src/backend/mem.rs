@@ -123,11 +123,6 @@ impl TxQueue for MemTx {
         let (mut sent, mut bytes, mut touched) = (0u64, 0u64, 0u64);
         let mut drops = [0u64; DropReason::ALL.len()];
         let n = self.out.len();
-        // Each ring's share of the burst, as the flow hashes spread it (measured: about 1.3x
-        // frames per second on one queue, docs/benchmarks.md).
-        for out in &self.out {
-            out.prefetch_for_write(burst.len().div_ceil(n));
-        }
         for p in burst.drain() {
             let data = p.data();
             if let Some(why) = tx_reject(data.len(), self.max_frame) {
