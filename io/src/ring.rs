@@ -150,7 +150,8 @@ impl Producer {
     }
 
     /// Like [`Producer::push`] for the first `len` bytes of `padded`; a small frame whose buffer
-    /// has [`SMALL`] bytes is copied with one fixed-size move (see [`crate::Packet::padded`]).
+    /// has [`SMALL`] bytes is written as one whole line with streaming stores (see the module
+    /// doc and [`crate::Packet::padded`]).
     #[inline]
     pub fn push_padded(&mut self, hash: u32, len: usize, padded: &[u8]) -> bool {
         if len > self.ring.max_frame || len > padded.len() {
@@ -169,7 +170,8 @@ impl Producer {
         // store of head, seen by our Acquire load) and will not read it before we publish; the
         // slot is `stride >= max(max_frame, 64)` bytes long, 64-byte aligned (the region is, and
         // the stride is a multiple of 64), and `padded` holds the bytes copied (64 when `small`);
-        // the header word is 8-byte aligned inside the region.
+        // the header word is 8-byte aligned inside the region. Streamed bytes are fenced before
+        // anyone else may read them: by `publish`, or by `Drop` for frames never published.
         unsafe {
             self.ring
                 .hdr(self.tail)
@@ -189,13 +191,27 @@ impl Producer {
     pub fn publish(&mut self) {
         // Streaming stores are not ordered with later stores: without the fence the consumer
         // could see the new tail before the frames.
-        #[cfg(target_arch = "x86_64")]
-        #[allow(unsafe_code)]
-        // SAFETY: SFENCE only orders this core's stores; SSE, part of x86-64.
-        unsafe {
-            std::arch::x86_64::_mm_sfence();
-        }
+        fence_streams();
         self.ring.tail.store(self.tail, Ordering::Release);
+    }
+}
+
+impl Drop for Producer {
+    /// Frames pushed but never published may still be in flight; the region may be freed on
+    /// the consumer's thread once this side is gone.
+    fn drop(&mut self) {
+        fence_streams();
+    }
+}
+
+/// Orders this thread's streaming stores before its later stores.
+#[inline]
+fn fence_streams() {
+    #[cfg(target_arch = "x86_64")]
+    #[allow(unsafe_code)]
+    // SAFETY: SFENCE only orders this core's stores; SSE, part of x86-64.
+    unsafe {
+        std::arch::x86_64::_mm_sfence();
     }
 }
 
@@ -203,7 +219,9 @@ impl Producer {
 ///
 /// # Safety
 ///
-/// `src` is readable and `dst` writable for 64 bytes, and `dst` is 16-byte aligned.
+/// `src` is readable and `dst` writable for 64 bytes, and `dst` is 16-byte aligned. The stores
+/// are weakly ordered: the caller fences them (`SFENCE`, see [`fence_streams`]) before another
+/// thread may read or free `dst`.
 #[inline]
 #[allow(unsafe_code)]
 unsafe fn stream_line(src: *const u8, dst: *mut u8) {
@@ -358,8 +376,9 @@ mod tests {
     }
 
     /// A million frames across two threads arrive in order and whole: every third one of 8
-    /// bytes (an ordinary copy), the others of 60 or 64 bytes (streamed, see the module doc),
-    /// each filled with its sequence number, so a frame seen before its bytes fails.
+    /// bytes in an 8-byte buffer (an ordinary copy), the others of 60 or 64 bytes in a 64-byte
+    /// buffer (streamed, see the module doc), each filled with its sequence number, so a frame
+    /// seen before its bytes fails.
     #[test]
     fn two_threads_keep_order() {
         const N: u64 = 1_000_000;
@@ -371,7 +390,8 @@ mod tests {
                 while k < 32 && i < N {
                     let frame: Vec<u8> = (0..8).flat_map(|_| i.to_le_bytes()).collect();
                     let len = [8, 60, 64][(i % 3) as usize];
-                    if !p.push_padded(i as u32, len, &frame) {
+                    let buf = if len == 8 { &frame[..8] } else { &frame[..] };
+                    if !p.push_padded(i as u32, len, buf) {
                         break;
                     }
                     i += 1;

@@ -358,9 +358,9 @@ struct RawDataplane {
     #[serde(default, deserialize_with = "idle_policy")]
     idle: IdlePolicy,
     #[serde(default)]
-    nice: Option<Spanned<i32>>,
+    nice: Option<Spanned<i64>>,
     #[serde(default)]
-    realtime: Option<Spanned<i32>>,
+    realtime: Option<Spanned<i64>>,
 }
 
 impl Default for RawDataplane {
@@ -465,9 +465,10 @@ fn io_reason(e: brick_io::Error) -> String {
     }
 }
 
-/// The workers' scheduling from `nice` and `realtime`, which exclude each other.
+/// The workers' scheduling from `nice` and `realtime`, which exclude each other (`nice = 0`,
+/// "leave it", goes with either). Read as `i64` so that any integer gets this message.
 fn priority(d: &RawDataplane) -> Result<Priority, (usize, String)> {
-    let at = |v: &Spanned<_>| v.span().start;
+    let at = |v: &Spanned<i64>| v.span().start;
     match (&d.nice, &d.realtime) {
         (Some(n), _) if !(-20..=19).contains(n.get_ref()) => {
             Err((at(n), format!("nice: {} is outside -20..=19", n.get_ref())))
@@ -476,13 +477,13 @@ fn priority(d: &RawDataplane) -> Result<Priority, (usize, String)> {
             at(r),
             format!("realtime: {} is outside 1..=99", r.get_ref()),
         )),
-        (Some(_), Some(r)) => Err((
+        (Some(n), Some(r)) if *n.get_ref() != 0 => Err((
             at(r),
             "realtime: a realtime worker has no nice value; give `nice` or `realtime`, not both"
                 .into(),
         )),
         (_, Some(r)) => Ok(Priority::Realtime(*r.get_ref() as u8)),
-        (Some(n), None) if *n.get_ref() != 0 => Ok(Priority::Nice(*n.get_ref())),
+        (Some(n), None) if *n.get_ref() != 0 => Ok(Priority::Nice(*n.get_ref() as i32)),
         _ => Ok(Priority::Inherit),
     }
 }
@@ -986,6 +987,13 @@ mac = "02:00:00:00:02:03"
         assert_eq!(c.priority, Priority::Realtime(10));
         let c = Config::parse("r.toml", &GOOD.replace("nice = -5", "nice = 0")).unwrap();
         assert_eq!(c.priority, Priority::Inherit);
+        let both = rt.replace("realtime = 10", "realtime = 10\nnice = 0");
+        let c = Config::parse("r.toml", &both).unwrap();
+        assert_eq!(
+            c.priority,
+            Priority::Realtime(10),
+            "nice 0 leaves the value"
+        );
     }
 
     #[test]
@@ -1074,6 +1082,11 @@ mac = "02:00:00:00:02:03"
             ("nice = -5", "nice = -21", "-21 is outside -20..=19"),
             ("nice = -5", "realtime = 0", "0 is outside 1..=99"),
             ("nice = -5", "realtime = 300", "300 is outside 1..=99"),
+            (
+                "nice = -5",
+                "realtime = 5000000000",
+                "5000000000 is outside 1..=99",
+            ),
             (
                 "idle = \"busy\"",
                 "realtime = 5",
