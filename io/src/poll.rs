@@ -456,11 +456,9 @@ mod tests {
             Ok(policy) => assert_eq!(policy, libc::SCHED_FIFO),
             Err(e) => {
                 let e = e.to_string();
-                assert!(!crate::netns::is_root() || e.contains("cgroup"), "{e}");
-                assert!(
-                    e.contains("SCHED_FIFO 1") && e.contains("RLIMIT_RTPRIO"),
-                    "{e}"
-                );
+                for needs in ["SCHED_FIFO 1", "CAP_SYS_NICE", "RLIMIT_RTPRIO", "cgroup"] {
+                    assert!(e.contains(needs), "{e}");
+                }
                 eprintln!("realtime_is_per_thread: this process may not use SCHED_FIFO: {e}");
             }
         }
