@@ -12,6 +12,14 @@
 //! a node without children and with at most [`INLINE`] leaves keeps them in its own `base0` and
 //! `base1`, which it does not otherwise need.
 //!
+//! Lookups do not read a subtree's root from the node arena but from a root block the direct
+//! entry points to: the root's two bitmaps, its first child if it has children, then its leaves,
+//! packed in one byte array. A key that ends in a root's leaves (most keys inside the prefixes of
+//! a real IPv4 table: /24s under the 18-bit direct table) then costs two dependent cache misses,
+//! the direct entry and the block, whose leaf sits in the same or the next line, where a root
+//! node and a leaf block elsewhere cost three (docs/benchmarks.md). Updates keep working on the
+//! root nodes and rewrite the block of a root they change.
+//!
 //! An update rebuilds, from the rule trie, only the deepest node whose slots or children the
 //! changed prefix touches (or the direct entries it spans, for a prefix no longer than `S`).
 //! Each node's children and each node's leaves are a block of an arena with free lists, so a
@@ -28,6 +36,10 @@ const BATCH: usize = 32;
 /// A direct entry with this bit is a leaf (next hop in the low 16 bits); otherwise it is the
 /// index of a subtree's root node.
 const LEAF: u32 = 1 << 31;
+
+/// A direct entry without [`LEAF`] and with this bit points to the block of a root with
+/// children; the other bits are the block's offset.
+const KIDS: u32 = 1 << 30;
 
 /// The most leaves a node without children keeps inline (four 16-bit next hops in 8 bytes).
 const INLINE: u32 = 4;
@@ -120,7 +132,13 @@ pub type Poptrie6 = Poptrie<u128, 18>;
 /// What lookups read, plus where each subtree lives.
 #[derive(Clone, Debug)]
 struct Tables {
+    /// What lookups read first: per slot, a leaf, or the offset of the root's block in `blocks`.
     direct: Box<[u32]>,
+    /// Per slot, what updates work on: a leaf (as in `direct`), or the index of the root node.
+    roots: Box<[u32]>,
+    /// The roots' blocks (see the module doc; [`Tables::emit`] writes them). Offset 0 holds a
+    /// block of one run of [`NO_ROUTE`], which a batch reads for direct leaves.
+    blocks: Arena<u8>,
     /// For each direct entry, the next hop of the longest prefix of at most `S` bits covering
     /// it: what an update under the entry inherits, without a walk from the trie's root.
     cover: Box<[NextHop]>,
@@ -135,14 +153,16 @@ struct Tables {
 struct Log {
     on: bool,
     direct: Vec<u32>,
-    /// Blocks of nodes and of leaves: start and length.
+    /// Blocks of nodes, of leaves and of root blocks' bytes: start and length.
     nodes: Vec<(u32, u32)>,
     leaves: Vec<(u32, u32)>,
+    blocks: Vec<(u32, u32)>,
 }
 
-/// A direct entry and the next hop covering it.
+/// A slot's root entry and the next hop covering it.
 #[derive(Clone, Copy)]
 struct Entry {
+    /// What `roots` holds.
     direct: u32,
     cover: NextHop,
     root: Node,
@@ -154,13 +174,28 @@ struct LeafRuns {
     len: usize,
 }
 
+/// The root block a batch reads for direct entry `d`: block 0 for a leaf.
+#[inline]
+fn block_of(d: u32) -> u32 {
+    if d & LEAF == 0 { d } else { 0 }
+}
+
 // ===== impl Poptrie =====
 
 impl<K: Key, const S: u32> Default for Poptrie<K, S> {
     fn default() -> Self {
+        let mut blocks = Arena::new("poptrie root blocks");
+        let mut none = RootBlock::of(Node {
+            leafvec: 1,
+            ..Node::default()
+        });
+        // Never released: it belongs to no slot.
+        blocks.items.extend_from_slice(none.bytes(&[NO_ROUTE]));
         Poptrie {
             t: Tables {
                 direct: vec![LEAF; 1 << S].into_boxed_slice(),
+                roots: vec![LEAF; 1 << S].into_boxed_slice(),
+                blocks,
                 cover: vec![NO_ROUTE; 1 << S].into_boxed_slice(),
                 nodes: Arena::new("poptrie nodes"),
                 leaves: Arena::new("poptrie leaves"),
@@ -211,13 +246,13 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         if d & LEAF != 0 {
             return d as NextHop;
         }
-        self.t.descend(key, d as usize, S)
+        self.t.in_block(key, d, self.t.block_head(d), S)
     }
 
     /// In passes over up to [`BATCH`] keys, so that the loads of one level do not wait for each
-    /// other and their cache misses overlap: all direct entries, then the first node of every
-    /// key (node 0 stands in for a direct leaf, a select rather than a branch), then the leaf
-    /// those nodes point to. Keys that go deeper than one node (prefixes longer than `S + 6`
+    /// other and their cache misses overlap: all direct entries, then the bitmaps of every key's
+    /// root block (block 0 stands in for a direct leaf, a select rather than a branch), then the
+    /// leaf behind them. Keys that go deeper than one node (prefixes longer than `S + 6`
     /// bits, a few percent of an IPv4 table) finish one at a time. Measured against the plain
     /// per-key loop: faster for keys inside the table's prefixes, which is where traffic goes,
     /// and slower for uniformly random IPv4 keys, most of which end in a direct leaf
@@ -230,40 +265,36 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
             return lookup_each(self, keys, out);
         }
         let mut d = [LEAF; BATCH];
-        let mut first = [Node::default(); BATCH];
+        let mut heads = [(0, 0); BATCH];
         for (keys, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
             for (d, k) in d.iter_mut().zip(keys) {
                 *d = self.t.direct.get(k.top(S)).copied().unwrap_or(LEAF);
             }
-            for (n, &d) in first.iter_mut().zip(&d) {
-                *n = self.t.root(d);
+            for (h, &d) in heads.iter_mut().zip(&d) {
+                *h = self.t.block_head(block_of(d));
             }
-            for (((o, k), &d), n) in out.iter_mut().zip(keys).zip(&d).zip(&first) {
-                *o = if d & LEAF != 0 {
-                    d as NextHop
-                } else {
-                    match n.step(k.stride6(S)) {
-                        Step::Leaf(run) => self.t.leaf(n, run),
-                        Step::Child(c) => self.t.descend(*k, c, S + 6),
-                    }
-                };
+            for (((o, k), &d), &h) in out.iter_mut().zip(keys).zip(&d).zip(&heads) {
+                let found = self.t.in_block(*k, block_of(d), h, S);
+                *o = if d & LEAF != 0 { d as NextHop } else { found };
             }
         }
     }
 
-    /// The direct entries, covers and root nodes, then the nodes' leaves, then the same three
-    /// levels of the rules: what an update of a prefix longer than `S` bits reads first.
+    /// The slots' roots, direct entries and covers, then the root nodes, their leaves and the
+    /// root blocks, then the same three levels of the rules: what an update of a prefix longer
+    /// than `S` bits reads first.
     fn warm(&self, prefixes: &[Prefix<K>]) {
         let mut sum = 0u64;
-        let mut at = [LEAF; BATCH];
+        let mut at = [(LEAF, LEAF); BATCH];
         for chunk in prefixes.chunks(BATCH) {
             for (at, p) in at.iter_mut().zip(chunk) {
                 let first = p.addr().top(S);
-                *at = self.t.direct[first];
+                *at = (self.t.roots[first], self.t.direct[first]);
                 sum += u64::from(self.t.cover[first]);
             }
-            for &at in &at[..chunk.len()] {
-                sum += u64::from(self.t.leaf(&self.t.root(at), 0));
+            for &(root, d) in &at[..chunk.len()] {
+                sum += u64::from(self.t.leaf(&self.t.root(root), 0));
+                sum += self.t.block_head(block_of(d)).1;
             }
             sum += self.rules.warm(chunk);
         }
@@ -274,8 +305,10 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
     fn trade_rules(&mut self, other: &mut Self) -> bool {
         std::mem::swap(&mut self.rules, &mut other.rules);
         std::mem::swap(&mut self.t.cover, &mut other.t.cover);
+        std::mem::swap(&mut self.t.roots, &mut other.t.roots);
         self.t.nodes.trade_free(&mut other.t.nodes);
         self.t.leaves.trade_free(&mut other.t.leaves);
+        self.t.blocks.trade_free(&mut other.t.blocks);
         true
     }
 
@@ -285,6 +318,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         log.direct.clear();
         log.nodes.clear();
         log.leaves.clear();
+        log.blocks.clear();
     }
 
     /// Copies the direct entries and blocks `newer` logged, or everything if it logged nothing
@@ -297,15 +331,18 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
             t.direct.copy_from_slice(&n.direct);
             t.nodes.items.clone_from(&n.nodes.items);
             t.leaves.items.clone_from(&n.leaves.items);
+            t.blocks.items.clone_from(&n.blocks.items);
             return true;
         }
         t.nodes.items.resize(n.nodes.items.len(), Node::default());
         t.leaves.items.resize(n.leaves.items.len(), NO_ROUTE);
+        t.blocks.items.resize(n.blocks.items.len(), 0);
         for &slot in &n.log.direct {
             t.direct[slot as usize] = n.direct[slot as usize];
         }
         copy_blocks(&mut t.nodes.items, &n.nodes.items, &n.log.nodes);
         copy_blocks(&mut t.leaves.items, &n.leaves.items, &n.log.leaves);
+        copy_blocks(&mut t.blocks.items, &n.blocks.items, &n.log.blocks);
         true
     }
 
@@ -321,16 +358,20 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
             p.rules.insert(prefix, nh)?;
         }
         let (t, rules) = (&mut p.t, &p.rules);
-        (t.nodes.tight, t.leaves.tight) = (true, true);
+        (t.nodes.tight, t.leaves.tight, t.blocks.tight) = (true, true, true);
         t.set_span::<K, S>(rules, Prefix::default())?;
-        (t.nodes.tight, t.leaves.tight) = (false, false);
+        (t.nodes.tight, t.leaves.tight, t.blocks.tight) = (false, false, false);
         p.t.nodes.items.shrink_to_fit();
         p.t.leaves.items.shrink_to_fit();
+        p.t.blocks.items.shrink_to_fit();
         Ok(p)
     }
 
+    /// The direct table, the root blocks, and the node and leaf arenas whole, although lookups
+    /// read no root node there, nor a root's leaves.
     fn lookup_bytes(&self) -> usize {
         self.t.direct.len() * size_of::<u32>()
+            + self.t.blocks.items.capacity()
             + self.t.nodes.items.capacity() * size_of::<Node>()
             + self.t.leaves.items.capacity() * size_of::<NextHop>()
     }
@@ -345,7 +386,7 @@ impl Tables {
     #[inline]
     fn entry_of<K: Key, const S: u32>(&self, p: Prefix<K>) -> Entry {
         let first = p.addr().top(S);
-        let direct = self.direct[first];
+        let direct = self.roots[first];
         Entry {
             direct,
             cover: self.cover[first],
@@ -375,6 +416,34 @@ impl Tables {
             }
         });
         result
+    }
+
+    /// The bitmaps `(vector, leafvec)` of the root block of direct entry `d` (no leaf). Reads
+    /// the word behind `leafvec` even for a block without children, and masks it: a select, not
+    /// a branch.
+    #[inline]
+    fn block_head(&self, d: u32) -> (u64, u64) {
+        let (b, at) = (&self.blocks.items, (d & !KIDS) as usize);
+        let kids = 0u64.wrapping_sub(u64::from(d & KIDS != 0));
+        (read::<8, u64>(b, at + 8) & kids, read(b, at))
+    }
+
+    /// The rest of a lookup from the root block of direct entry `d` (no leaf), whose bitmaps
+    /// are `(vector, leafvec)`, `off` bits down. Wrapping offsets: a malformed block must not
+    /// panic.
+    #[inline]
+    fn in_block<K: Key>(&self, key: K, d: u32, (vector, leafvec): (u64, u64), off: u32) -> NextHop {
+        let (b, at) = (&self.blocks.items, (d & !KIDS) as usize);
+        let bit = 1u64 << key.stride6(off);
+        let below = (bit << 1).wrapping_sub(1);
+        if vector & bit != 0 {
+            let first: u32 = read(b, at + RootBlock::FIRST);
+            let c = first as usize + (vector & below).count_ones() as usize - 1;
+            return self.descend(key, c, off + 6);
+        }
+        let run = ((leafvec & below).count_ones() as usize).wrapping_sub(1);
+        let leaves = at + RootBlock::leaves_at(d & KIDS != 0);
+        read(b, leaves.wrapping_add(run.wrapping_mul(2)))
     }
 
     /// The rest of a lookup from node `i`, `off` bits down.
@@ -414,7 +483,7 @@ impl Tables {
         best: NextHop,
     ) -> Result<(), Error> {
         self.cover[slot] = best;
-        let old = self.direct[slot];
+        let old = self.roots[slot];
         if old & LEAF == 0 {
             let root = self.nodes.items[old as usize];
             self.free_below(root, 0);
@@ -434,6 +503,60 @@ impl Tables {
             }
             None => LEAF | u32::from(best),
         };
+        self.roots[slot] = entry;
+        self.emit(slot)
+    }
+
+    /// Writes what lookups read of slot `slot` after its root changed: the leaf itself, or the
+    /// root's block, over the old one when it has the same shape (a next hop changed), else in
+    /// a new place, the old one recycled.
+    fn emit(&mut self, slot: usize) -> Result<(), Error> {
+        let (r, old) = (self.roots[slot], self.direct[slot]);
+        let old_len = (old & LEAF == 0).then(|| {
+            let (vector, leafvec) = self.block_head(old);
+            let node = Node {
+                vector,
+                leafvec,
+                ..Node::default()
+            };
+            RootBlock::of(node).len() as u32
+        });
+        let entry = if r & LEAF != 0 {
+            r
+        } else {
+            let root = self.nodes.items[r as usize];
+            let mut leaves = [NO_ROUTE; 64];
+            let runs = root.leafvec.count_ones() as usize;
+            for (run, l) in leaves[..runs].iter_mut().enumerate() {
+                *l = self.leaf(&root, run);
+            }
+            let mut block = RootBlock::of(root);
+            let len = block.len() as u32;
+            let kids = if root.vector != 0 { KIDS } else { 0 };
+            let at = if old_len == Some(len) && old & KIDS == kids {
+                let at = old & !KIDS;
+                let i = at as usize;
+                self.blocks.items[i..i + len as usize]
+                    .copy_from_slice(block.bytes(&leaves[..runs]));
+                at
+            } else {
+                let at = self.blocks.place(block.bytes(&leaves[..runs]))?;
+                if at >= KIDS {
+                    // The offset would run into the flag bit: the slot keeps its old block.
+                    self.blocks.release(at, len);
+                    return Err(Error::TableFull("poptrie root blocks"));
+                }
+                if let Some(old_len) = old_len {
+                    self.blocks.release(old & !KIDS, old_len);
+                }
+                at
+            };
+            self.log.block(Block::Roots, at, len);
+            at | kids
+        };
+        if let (Some(old_len), true) = (old_len, entry & LEAF != 0) {
+            self.blocks.release(old & !KIDS, old_len);
+        }
         self.direct[slot] = entry;
         self.log.direct(slot);
         Ok(())
@@ -467,11 +590,13 @@ impl Tables {
                 _ => break,
             }
         }
-        if len <= off + 6 && self.patch(rules, p, (at, node, off), t, inherited)? {
-            return Ok(());
+        if !(len <= off + 6 && self.patch(rules, p, (at, node, off), t, inherited)?) {
+            let node = self.reshape(rules, p, (node, off), t, inherited)?;
+            self.set_node(at, node);
         }
-        let node = self.reshape(rules, p, (node, off), t, inherited)?;
-        self.set_node(at, node);
+        if at == entry.direct as usize {
+            return self.emit(slot);
+        }
         Ok(())
     }
 
@@ -626,6 +751,7 @@ impl Tables {
 enum Block {
     Nodes,
     Leaves,
+    Roots,
 }
 
 // ===== impl Log =====
@@ -649,6 +775,7 @@ impl Log {
         let blocks = match arena {
             Block::Nodes => &mut self.nodes,
             Block::Leaves => &mut self.leaves,
+            Block::Roots => &mut self.blocks,
         };
         match blocks.last_mut() {
             Some((s, l)) if *s + *l == start => *l += len,
@@ -664,6 +791,90 @@ fn copy_blocks<T: Copy>(to: &mut [T], from: &[T], blocks: &[(u32, u32)]) {
         to[r.clone()].copy_from_slice(&from[r]);
     }
 }
+
+/// The byte layout of a root block: `leafvec` (8 bytes); when the root has children, `vector`
+/// (8) and the first child's index (4); then one 16-bit leaf per run. A root without children,
+/// where most keys inside a real IPv4 table's prefixes end, so spends no bytes on them.
+#[derive(Clone, Copy)]
+struct RootBlock {
+    node: Node,
+    /// The encoded bytes; only `len()` of them count.
+    buf: [u8; RootBlock::MAX],
+}
+
+impl RootBlock {
+    /// Where the first child's index is, in a block with children.
+    const FIRST: usize = 16;
+    const MAX: usize = Self::FIRST + 4 + 2 * 64;
+
+    /// Where the leaves start.
+    #[inline]
+    fn leaves_at(kids: bool) -> usize {
+        if kids { Self::FIRST + 4 } else { 8 }
+    }
+
+    fn of(node: Node) -> Self {
+        RootBlock {
+            node,
+            buf: [0; Self::MAX],
+        }
+    }
+
+    /// Bytes of the block.
+    fn len(&self) -> usize {
+        Self::leaves_at(self.node.vector != 0) + 2 * self.node.leafvec.count_ones() as usize
+    }
+
+    /// The block's bytes, with the node's `leaves` (one per run).
+    fn bytes(&mut self, leaves: &[NextHop]) -> &[u8] {
+        let n = self.node;
+        let mut at = 0;
+        let mut put = |bytes: &[u8]| {
+            self.buf[at..at + bytes.len()].copy_from_slice(bytes);
+            at += bytes.len();
+        };
+        put(&n.leafvec.to_le_bytes());
+        if n.vector != 0 {
+            put(&n.vector.to_le_bytes());
+            put(&n.base1.to_le_bytes());
+        }
+        for l in leaves {
+            put(&l.to_le_bytes());
+        }
+        &self.buf[..at]
+    }
+}
+
+/// A little-endian integer read from `bytes` at `at`; 0 where `bytes` ends first, so that a
+/// lookup never panics.
+#[inline]
+fn read<const N: usize, T: FromLe<N>>(bytes: &[u8], at: usize) -> T {
+    bytes
+        .get(at..at.wrapping_add(N))
+        .and_then(|b| b.try_into().ok())
+        .map_or_else(T::zero, T::from_le)
+}
+
+/// The integers root blocks hold.
+trait FromLe<const N: usize> {
+    fn from_le(b: [u8; N]) -> Self;
+    fn zero() -> Self;
+}
+
+macro_rules! from_le {
+    ($($t:ty),*) => {$(
+        impl FromLe<{ size_of::<$t>() }> for $t {
+            #[inline]
+            fn from_le(b: [u8; size_of::<$t>()]) -> Self {
+                <$t>::from_le_bytes(b)
+            }
+            fn zero() -> Self {
+                0
+            }
+        }
+    )*};
+}
+from_le!(u16, u32, u64);
 
 // ===== impl LeafRuns =====
 
@@ -726,6 +937,52 @@ mod tests {
         assert_eq!(sizes[200], sizes[999], "the arenas grew under churn");
     }
 
+    /// A slot's direct entry points to a block of its root's bitmaps and leaves, marked when
+    /// the root has children; every change of the root writes a new block and recycles the old.
+    #[test]
+    fn root_blocks_follow_their_roots() {
+        let p = |a: u32, len| Prefix::new(a, len).unwrap();
+        let mut t = Poptrie4::default();
+        let mut reference = Reference::<u32>::default();
+        let slot = 0x0a00_0000u32.top(18);
+        let mut both = |t: &mut Poptrie4, prefix, nh: Option<NextHop>| {
+            match nh {
+                Some(nh) => {
+                    t.insert(prefix, nh).unwrap();
+                    reference.insert(prefix, nh).unwrap();
+                }
+                None => {
+                    t.remove(prefix).unwrap();
+                    reference.remove(prefix).unwrap();
+                }
+            }
+            let keys: Vec<u32> = (0x0a00_0000..0x0a00_4000).step_by(7).collect();
+            let mut out = vec![0; keys.len()];
+            t.lookup_batch(&keys, &mut out);
+            for (&k, &o) in keys.iter().zip(&out) {
+                assert_eq!((o, t.lookup(k)), (reference.lookup(k), o), "{k:#x}");
+            }
+            let d = t.t.direct[slot];
+            assert_eq!(d & LEAF, 0, "a root, not a leaf");
+            let (vector, leafvec) = t.t.block_head(d);
+            let root = t.t.root(t.t.roots[slot]);
+            assert_eq!((vector, leafvec), (root.vector, root.leafvec));
+            assert_eq!(d & KIDS != 0, root.vector != 0);
+        };
+        for i in 0..10u32 {
+            both(&mut t, p(0x0a00_0000 | i << 9, 24), Some(i as NextHop + 1));
+        }
+        let size = t.t.blocks.items.len();
+        for round in 0..50 {
+            // A child below the root, then gone again; then a leaf of the root changes.
+            both(&mut t, p(0x0a00_0310, 28), Some(20));
+            both(&mut t, p(0x0a00_0310, 28), None);
+            both(&mut t, p(0x0a00_0400, 24), Some(round % 3 + 1));
+        }
+        // Blocks of the few sizes in use come back from the free lists.
+        assert!(t.t.blocks.items.len() <= size + 4 * RootBlock::MAX);
+    }
+
     #[test]
     fn small_subtrees_need_no_leaf_loads() {
         let p = |a: u32, len| Prefix::new(a, len).unwrap();
@@ -742,23 +999,23 @@ mod tests {
         both(&mut t, p(0x0a00_0000, 16), 1);
         // More-specifics of the covering next hop: one run, so a direct leaf.
         both(&mut t, p(0x0a00_0100, 24), 1);
-        assert_eq!(t.t.direct[slot], LEAF | 1);
+        assert_eq!((t.t.direct[slot], t.t.roots[slot]), (LEAF | 1, LEAF | 1));
         // Three runs (1, 2, 1): a node with its leaves inline.
         both(&mut t, p(0x0a00_0200, 24), 2);
-        let root = t.t.root(t.t.direct[slot]);
+        let root = t.t.root(t.t.roots[slot]);
         assert!(root.inline() && root.leaf_block().is_none());
         assert!(t.t.leaves.items.is_empty());
         // Nine runs: a block; patched in place as next hops change, back inline when they go.
         for (i, nh) in [(4, 3), (6, 4), (8, 5)] {
             both(&mut t, p(0x0a00_0000 | i << 8, 24), nh);
         }
-        assert!(t.t.root(t.t.direct[slot]).leaf_block().is_some());
+        assert!(t.t.root(t.t.roots[slot]).leaf_block().is_some());
         both(&mut t, p(0x0a00_0800, 24), 6);
         for i in [4, 6, 8] {
             t.remove(p(0x0a00_0000 | i << 8, 24)).unwrap();
             reference.remove(p(0x0a00_0000 | i << 8, 24)).unwrap();
         }
-        assert!(t.t.root(t.t.direct[slot]).inline());
+        assert!(t.t.root(t.t.roots[slot]).inline());
         for k in (0x0a00_0000..0x0a01_0000).step_by(97) {
             assert_eq!(t.lookup(k), reference.lookup(k), "{k:#x}");
         }
