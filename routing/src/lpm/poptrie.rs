@@ -164,6 +164,8 @@ struct Log {
 struct Entry {
     /// What `roots` holds.
     direct: u32,
+    /// What `direct` holds, and the length of its block ([`Tables::block_at`]).
+    block: (u32, u32),
     cover: NextHop,
     root: Node,
 }
@@ -391,7 +393,20 @@ impl Tables {
             direct,
             cover: self.cover[first],
             root: self.root(direct),
+            block: self.block_at(first),
         }
+    }
+
+    /// Slot `slot`'s direct entry and the length of the block it points to (0 for a leaf):
+    /// what [`Tables::emit`] replaces.
+    #[inline]
+    fn block_at(&self, slot: usize) -> (u32, u32) {
+        let d = self.direct[slot];
+        if d & LEAF != 0 {
+            return (d, 0);
+        }
+        let (vector, leafvec) = self.block_head(d);
+        (d, RootBlock::len_of(vector != 0, leafvec))
     }
 
     /// The root node of direct entry `d`; node 0 stands in for a leaf entry, so that callers
@@ -425,7 +440,8 @@ impl Tables {
     fn block_head(&self, d: u32) -> (u64, u64) {
         let (b, at) = (&self.blocks.items, (d & !KIDS) as usize);
         let kids = 0u64.wrapping_sub(u64::from(d & KIDS != 0));
-        (read::<8, u64>(b, at + 8) & kids, read(b, at))
+        let head: u128 = read(b, at);
+        ((head >> 64) as u64 & kids, head as u64)
     }
 
     /// The rest of a lookup from the root block of direct entry `d` (no leaf), whose bitmaps
@@ -483,6 +499,7 @@ impl Tables {
         best: NextHop,
     ) -> Result<(), Error> {
         self.cover[slot] = best;
+        let block = self.block_at(slot);
         let old = self.roots[slot];
         if old & LEAF == 0 {
             let root = self.nodes.items[old as usize];
@@ -504,23 +521,16 @@ impl Tables {
             None => LEAF | u32::from(best),
         };
         self.roots[slot] = entry;
-        self.emit(slot)
+        self.emit(slot, block)
     }
 
     /// Writes what lookups read of slot `slot` after its root changed: the leaf itself, or the
     /// root's block, over the old one when it has the same shape (a next hop changed), else in
-    /// a new place, the old one recycled.
-    fn emit(&mut self, slot: usize) -> Result<(), Error> {
-        let (r, old) = (self.roots[slot], self.direct[slot]);
-        let old_len = (old & LEAF == 0).then(|| {
-            let (vector, leafvec) = self.block_head(old);
-            let node = Node {
-                vector,
-                leafvec,
-                ..Node::default()
-            };
-            RootBlock::of(node).len() as u32
-        });
+    /// a new place, the old one recycled. `(old, old_len)` is what [`Tables::block_at`] said
+    /// before the change.
+    fn emit(&mut self, slot: usize, (old, old_len): (u32, u32)) -> Result<(), Error> {
+        let r = self.roots[slot];
+        let had_block = old & LEAF == 0;
         let entry = if r & LEAF != 0 {
             r
         } else {
@@ -533,7 +543,7 @@ impl Tables {
             let mut block = RootBlock::of(root);
             let len = block.len() as u32;
             let kids = if root.vector != 0 { KIDS } else { 0 };
-            let at = if old_len == Some(len) && old & KIDS == kids {
+            let at = if had_block && old_len == len && old & KIDS == kids {
                 let at = old & !KIDS;
                 let i = at as usize;
                 self.blocks.items[i..i + len as usize]
@@ -546,7 +556,7 @@ impl Tables {
                     self.blocks.release(at, len);
                     return Err(Error::TableFull("poptrie root blocks"));
                 }
-                if let Some(old_len) = old_len {
+                if had_block {
                     self.blocks.release(old & !KIDS, old_len);
                 }
                 at
@@ -554,7 +564,7 @@ impl Tables {
             self.log.block(Block::Roots, at, len);
             at | kids
         };
-        if let (Some(old_len), true) = (old_len, entry & LEAF != 0) {
+        if had_block && entry & LEAF != 0 {
             self.blocks.release(old & !KIDS, old_len);
         }
         self.direct[slot] = entry;
@@ -595,7 +605,7 @@ impl Tables {
             self.set_node(at, node);
         }
         if at == entry.direct as usize {
-            return self.emit(slot);
+            return self.emit(slot, entry.block);
         }
         Ok(())
     }
@@ -822,7 +832,13 @@ impl RootBlock {
 
     /// Bytes of the block.
     fn len(&self) -> usize {
-        Self::leaves_at(self.node.vector != 0) + 2 * self.node.leafvec.count_ones() as usize
+        Self::len_of(self.node.vector != 0, self.node.leafvec) as usize
+    }
+
+    /// Bytes of the block of a root with children or not, and with `leafvec`.
+    #[inline]
+    fn len_of(kids: bool, leafvec: u64) -> u32 {
+        (Self::leaves_at(kids) + 2 * leafvec.count_ones() as usize) as u32
     }
 
     /// The block's bytes, with the node's `leaves` (one per run).
@@ -874,7 +890,7 @@ macro_rules! from_le {
         }
     )*};
 }
-from_le!(u16, u32, u64);
+from_le!(u16, u32, u64, u128);
 
 // ===== impl LeafRuns =====
 
