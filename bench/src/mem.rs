@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use brick_io::backend::mem::{self, CableConfig};
 use brick_io::poll::{self, IdlePolicy};
-use brick_io::{Burst, Error, Pool, PoolConfig, flow, testframe};
+use brick_io::{Burst, Error, Pool, PoolConfig, testframe};
 use serde::Serialize;
 
 /// What to run.
@@ -74,20 +74,15 @@ pub fn run(b: &MemBench) -> Result<MemReport, Error> {
             // Padded to 64 bytes so a small frame is copied with one fixed-size move.
             let mut t = vec![0u8; size.max(brick_io::pool::SMALL)];
             testframe::build(&mut t[..size], f, 0);
-            // Each flow's hash once, as a generator stamps its flows: the cable steers by the
-            // hash a packet carries, as it does for packets a port received.
-            let hash = flow::hash(&t[..size]);
-            templates.push((t, hash));
+            templates.push(t);
         }
         let mut burst = Burst::new(burst_size);
         let mut k = 0usize;
         while !stop_p.load(Ordering::Relaxed) {
             while burst.room() != 0 {
-                let (frame, hash) = &templates[k];
-                let Some(mut p) = pool.alloc_from_padded(size, frame) else {
+                let Some(p) = pool.alloc_from_padded(size, &templates[k]) else {
                     break;
                 };
-                p.meta.hash = *hash;
                 k = if k + 1 == templates.len() { 0 } else { k + 1 };
                 let _ = burst.push(p);
             }

@@ -3,11 +3,8 @@
 //!
 //! A cable with N queues per side has, in each direction, one SPSC [`ring`](crate::ring) per
 //! (tx queue, rx queue) pair, so every ring has exactly one producer thread and one consumer
-//! thread. A tx queue steers each frame to an rx queue of the far end by its flow hash, like a
-//! NIC's RSS: one flow always lands on one queue, in order. The hash is the one the packet
-//! carries from the port it arrived on (`meta.hash`), which every rx backend sets, so a forwarded
-//! packet is not hashed twice; a packet built here without one (hash 0) gets [`flow::hash`] of its
-//! 5-tuple. The far end receives the same hash. Frames are copied onto
+//! thread. A tx queue steers each frame to an rx queue of the far end by [`flow::hash`] of its
+//! 5-tuple, like a NIC's RSS: one flow always lands on one queue, in order. Frames are copied onto
 //! the wire and off it into the receiver's pool, so the two ends share no buffers.
 
 use std::sync::Arc;
@@ -132,10 +129,7 @@ impl TxQueue for MemTx {
                 drops[why as usize] += 1;
                 continue;
             }
-            let hash = match p.meta.hash {
-                0 => flow::hash(data),
-                h => h,
-            };
+            let hash = flow::hash(data);
             let q = pick(hash, n);
             if self.out[q].push_padded(hash, data.len(), p.padded()) {
                 sent += 1;
@@ -287,42 +281,6 @@ mod tests {
         assert_eq!(b_stats.total().rx_bytes, 60 + 61 + 62 + 63);
         burst.clear();
         assert_eq!(pool.available(), pool.capacity());
-    }
-
-    /// A packet that carries a flow hash (from the port it arrived on) is steered by it and
-    /// arrives with it; one without gets the hash of its 5-tuple.
-    #[test]
-    fn a_carried_hash_steers_and_arrives() {
-        let cfg = CableConfig {
-            queues: 4,
-            ..Default::default()
-        };
-        let (a, b) = cable("a", "b", cfg).unwrap();
-        let (_, mut atx) = a.split();
-        let (mut brx, _) = b.split();
-        let pool = Pool::new(PoolConfig::default()).unwrap();
-        let mut burst = Burst::new(8);
-        let hashes = [0, 1, 0x4000_0000, 0x8000_0001, 0xffff_ffff];
-        for &h in &hashes {
-            let mut p = pool.alloc_from(&frame(7, h, 64)).unwrap();
-            p.meta.hash = h;
-            burst.push(p).unwrap();
-        }
-        assert_eq!(atx[0].tx_burst(&mut burst), hashes.len());
-        let mut got = Vec::new();
-        for (q, rx) in brx.iter_mut().enumerate() {
-            rx.rx_burst(&pool, &mut burst);
-            for p in burst.drain() {
-                assert_eq!(pick(p.meta.hash, 4), q, "{:#x} on queue {q}", p.meta.hash);
-                let seq = u32::from_be_bytes(p.data()[42..46].try_into().unwrap());
-                assert_eq!(p.data(), frame(7, seq, 64));
-                got.push((seq, p.meta.hash));
-            }
-        }
-        got.sort();
-        let mut want: Vec<_> = hashes.iter().map(|&h| (h, h)).collect();
-        want[0].1 = flow::hash(&frame(7, 0, 64));
-        assert_eq!(got, want);
     }
 
     #[test]
