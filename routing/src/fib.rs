@@ -17,7 +17,7 @@
 //! before the next batch.
 //!
 //! Replaying a batch on the spare would cost as much as applying it. Tables that can
-//! ([`Lpm::trade_rules`]) keep what only updates consult (a Poptrie's rule trie and free lists)
+//! ([`Lpm::trade_rules`]) keep what only updates consult (a Poptrie's rule trie, root nodes and free lists)
 //! once, in the writer, handed to the copy being changed; that copy logs what the batch wrote
 //! ([`Lpm::start_log`]), and the spare catches up by copying those blocks ([`Lpm::catch_up`]).
 
@@ -349,7 +349,8 @@ mod tests {
     /// Applies `batches` through a writer while a reader holds some versions for two batches
     /// (so that the spare is sometimes held and the writer copies the current version instead),
     /// and checks every published version against the reference on the first, last and a
-    /// middle address of every prefix.
+    /// middle address of every prefix. The routes of the first batch are the table built
+    /// whole (`Lpm::from_routes`, whose arenas hold exactly-sized blocks) before publishing.
     fn published_versions_match_the_reference<K, T>(
         to_key: fn(u32) -> K,
         top: u8,
@@ -359,16 +360,30 @@ mod tests {
         K: Key + std::ops::Not<Output = K>,
         T: Lpm<K> + Clone + Default,
     {
-        let (mut w, r) = Fib::new(T::default(), Vec::new()).publish();
-        let mut reference = Reference::<K>::default();
+        // The prefix of `c`, its first, last and a middle address noted in `keys`.
+        let probe = |keys: &mut Vec<K>, c: Change| {
+            let p = prefix(to_key, top, c);
+            let last = p.addr().or(!K::mask(p.len()));
+            keys.extend([p.addr(), last, to_key(c.0.rotate_left(7)).or(p.addr())]);
+            p
+        };
         let mut keys = Vec::new();
+        let (first, batches) = batches.split_first().unwrap();
+        let built: Vec<_> = first
+            .iter()
+            .filter(|c| c.2 != 0)
+            .map(|&c| (probe(&mut keys, c), c.2))
+            .collect();
+        let mut reference = Reference::<K>::from_routes(&built).unwrap();
+        let (mut w, r) = Fib::new(T::from_routes(&built).unwrap(), Vec::new()).publish();
+        for &k in &keys {
+            assert_eq!(r.load().lookup(k), reference.lookup(k), "{k:?} as built");
+        }
         let mut held = std::collections::VecDeque::new();
         for (batch, &hold) in batches.iter().zip(hold) {
             let mut updates = Vec::new();
             for &c in batch {
-                let p = prefix(to_key, top, c);
-                let last = p.addr().or(!K::mask(p.len()));
-                keys.extend([p.addr(), last, to_key(c.0.rotate_left(7)).or(p.addr())]);
+                let p = probe(&mut keys, c);
                 updates.push(match c.2 {
                     0 => {
                         reference.remove(p).unwrap();

@@ -19,6 +19,9 @@ pub(crate) struct Arena<T> {
     free: Vec<Vec<u32>>,
     /// New blocks get exactly the size asked (a full build) rather than a power of two.
     pub(crate) tight: bool,
+    /// The class of the smallest block anyone asks for: the pieces of a freed tight block below
+    /// it could never be handed out again, so they are not kept on a free list.
+    min_class: usize,
     /// What a full arena reports.
     name: &'static str,
 }
@@ -42,8 +45,15 @@ impl<T: Copy + Default> Arena<T> {
             tight_starts: Vec::new(),
             free: (0..32).map(|_| Vec::new()).collect(),
             tight: false,
+            min_class: 0,
             name,
         }
+    }
+
+    /// The same arena for an owner that never asks for fewer than `len` items in a block.
+    pub(crate) fn smallest(mut self, len: usize) -> Self {
+        self.min_class = class(len.max(1));
+        self
     }
 
     /// The start of a block for `len` items: from the free list of its class, else new (of
@@ -153,7 +163,7 @@ impl<T: Copy + Default> Arena<T> {
             return;
         }
         let mut at = start;
-        for c in (0..32).rev().filter(|c| len >> c & 1 != 0) {
+        for c in (self.min_class..32).rev().filter(|c| len >> c & 1 != 0) {
             self.free[c].push(at);
             at += 1 << c;
         }
@@ -252,6 +262,20 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A freed tight block of 28 items is cut into 16, 8 and 4; for an owner whose blocks hold
+    /// at least 10, only the 16 can be handed out again, so only it is kept.
+    #[test]
+    fn pieces_too_small_to_reuse_are_dropped() {
+        let mut a = Arena::<u8>::new("test").smallest(10);
+        a.tight = true;
+        let start = a.place(&[1; 28]).unwrap();
+        a.tight = false;
+        a.release(start, 28);
+        let lists: Vec<usize> = a.free.iter().take(6).map(Vec::len).collect();
+        assert_eq!(lists, [0, 0, 0, 0, 1, 0]);
+        assert_eq!(a.reserve(10).unwrap(), start);
     }
 
     #[test]

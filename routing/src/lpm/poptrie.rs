@@ -33,8 +33,8 @@ use crate::{Error, Key, Prefix};
 /// Keys per pass of [`Lpm::lookup_batch`]: a data-path burst.
 const BATCH: usize = 32;
 
-/// A direct entry with this bit is a leaf (next hop in the low 16 bits); otherwise it is the
-/// index of a subtree's root node.
+/// An entry of `direct` or `roots` with this bit is a leaf (next hop in the low 16 bits);
+/// otherwise it is where the subtree's root is: its block in `direct`, its node in `roots`.
 const LEAF: u32 = 1 << 31;
 
 /// A direct entry without [`LEAF`] and with this bit points to the block of a root with
@@ -135,6 +135,7 @@ struct Tables {
     /// What lookups read first: per slot, a leaf, or the offset of the root's block in `blocks`.
     direct: Box<[u32]>,
     /// Per slot, what updates work on: a leaf (as in `direct`), or the index of the root node.
+    /// Only the copy being changed keeps it current ([`Lpm::trade_rules`]); lookups never read it.
     roots: Box<[u32]>,
     /// The roots' blocks (see the module doc; [`Tables::emit`] writes them). Offset 0 holds a
     /// block of one run of [`NO_ROUTE`], which a batch reads for direct leaves.
@@ -159,11 +160,11 @@ struct Log {
     blocks: Vec<(u32, u32)>,
 }
 
-/// A slot's root entry and the next hop covering it.
+/// What an update of a slot reads before the rules change.
 #[derive(Clone, Copy)]
 struct Entry {
     /// What `roots` holds.
-    direct: u32,
+    root_at: u32,
     /// What `direct` holds, and the length of its block ([`Tables::block_at`]).
     block: (u32, u32),
     cover: NextHop,
@@ -186,7 +187,8 @@ fn block_of(d: u32) -> u32 {
 
 impl<K: Key, const S: u32> Default for Poptrie<K, S> {
     fn default() -> Self {
-        let mut blocks = Arena::new("poptrie root blocks");
+        let mut blocks =
+            Arena::new("poptrie root blocks").smallest(RootBlock::len_of(false, 1) as usize);
         let mut none = RootBlock::of(Node {
             leafvec: 1,
             ..Node::default()
@@ -296,14 +298,16 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
             }
             for &(root, d) in &at[..chunk.len()] {
                 sum += u64::from(self.t.leaf(&self.t.root(root), 0));
-                sum += self.t.block_head(block_of(d)).1;
+                // A bitmap: the sum may wrap.
+                sum = sum.wrapping_add(self.t.block_head(block_of(d)).1);
             }
             sum += self.rules.warm(chunk);
         }
         std::hint::black_box(sum);
     }
 
-    /// The rules, the covering next hops and the free lists of both arenas.
+    /// The rules, the covering next hops, the slots' root nodes and the free lists of the three
+    /// arenas.
     fn trade_rules(&mut self, other: &mut Self) -> bool {
         std::mem::swap(&mut self.rules, &mut other.rules);
         std::mem::swap(&mut self.t.cover, &mut other.t.cover);
@@ -382,17 +386,17 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
 // ===== impl Tables =====
 
 impl Tables {
-    /// The direct entry of `p`'s first address, the next hop covering it and its root node,
-    /// which a prefix longer than `S` bits does not change. Read before the rules change, so
-    /// that these cache misses overlap the rule trie's.
+    /// The root entry of `p`'s first slot, the next hop covering it, its root node and its
+    /// block, which a prefix longer than `S` bits does not change. Read before the rules change,
+    /// so that these cache misses overlap the rule trie's.
     #[inline]
     fn entry_of<K: Key, const S: u32>(&self, p: Prefix<K>) -> Entry {
         let first = p.addr().top(S);
-        let direct = self.roots[first];
+        let root_at = self.roots[first];
         Entry {
-            direct,
+            root_at,
             cover: self.cover[first],
-            root: self.root(direct),
+            root: self.root(root_at),
             block: self.block_at(first),
         }
     }
@@ -405,11 +409,11 @@ impl Tables {
         if d & LEAF != 0 {
             return (d, 0);
         }
-        let (vector, leafvec) = self.block_head(d);
-        (d, RootBlock::len_of(vector != 0, leafvec))
+        let (_, leafvec) = self.block_head(d);
+        (d, RootBlock::len_of(d & KIDS != 0, leafvec))
     }
 
-    /// The root node of direct entry `d`; node 0 stands in for a leaf entry, so that callers
+    /// The root node of `roots` entry `d`; node 0 stands in for a leaf entry, so that callers
     /// working on a batch select rather than branch.
     #[inline]
     fn root(&self, d: u32) -> Node {
@@ -488,8 +492,8 @@ impl Tables {
         if inline { own } else { stored }
     }
 
-    /// Sets direct entry `slot` from rule node `n` (the node `S` bits down, if any) and `best`,
-    /// the next hop covering the whole slot.
+    /// Sets slot `slot` from rule node `n` (the node `S` bits down, if any) and `best`, the
+    /// next hop covering the whole slot.
     fn set_slot<K: Key>(
         &mut self,
         rules: &Rules<K>,
@@ -551,7 +555,8 @@ impl Tables {
             } else {
                 let at = self.blocks.place(block.bytes(&leaves[..runs]))?;
                 if at >= KIDS {
-                    // The offset would run into the flag bit: the slot keeps its old block.
+                    // The offset would run into the flag bit. The slot keeps its old block, which
+                    // may point at freed children: the FIB stops taking batches after an error.
                     self.blocks.release(at, len);
                     return Err(Error::TableFull("poptrie root blocks"));
                 }
@@ -571,9 +576,8 @@ impl Tables {
         Ok(())
     }
 
-    /// After the rule of `p` (longer than `S`) changed: walks down the nodes of direct entry
-    /// `slot` (rule node `n`) to the deepest node that must change, and rebuilds that one in
-    /// place.
+    /// After the rule of `p` (longer than `S`) changed: walks down the nodes of slot `slot`
+    /// (rule node `n`) to the deepest node that must change, and rebuilds that one in place.
     fn refresh_below<K: Key, const S: u32>(
         &mut self,
         rules: &Rules<K>,
@@ -581,12 +585,12 @@ impl Tables {
         (slot, entry): (usize, Entry),
         n: Option<NodeId>,
     ) -> Result<(), Error> {
-        let Some(mut t) = n.filter(|_| entry.direct & LEAF == 0) else {
+        let Some(mut t) = n.filter(|_| entry.root_at & LEAF == 0) else {
             // The entry turns from leaf to subtree or back.
             return self.set_slot(rules, slot, n, entry.cover);
         };
         let len = u32::from(p.len());
-        let (mut at, mut node) = (entry.direct as usize, entry.root);
+        let (mut at, mut node) = (entry.root_at as usize, entry.root);
         let (mut off, mut inherited) = (S, entry.cover);
         while len > off + 6 {
             let s = p.addr().stride6(off);
@@ -603,7 +607,8 @@ impl Tables {
             let node = self.reshape(rules, p, (node, off), t, inherited)?;
             self.set_node(at, node);
         }
-        if at == entry.direct as usize {
+        // The root itself was rewritten (not a node below it): its block follows.
+        if off == S {
             return self.emit(slot, entry.block);
         }
         Ok(())
@@ -802,8 +807,8 @@ fn copy_blocks<T: Copy>(to: &mut [T], from: &[T], blocks: &[(u32, u32)]) {
 }
 
 /// The byte layout of a root block: `leafvec` (8 bytes); when the root has children, `vector`
-/// (8) and the first child's index (4); then one 16-bit leaf per run. A root without children,
-/// where most keys inside a real IPv4 table's prefixes end, so spends no bytes on them.
+/// (8) and the first child's index (4); then one 16-bit leaf per run. A root without children
+/// (where most keys inside a real IPv4 table's prefixes end) spends no bytes on either.
 #[derive(Clone, Copy)]
 struct RootBlock {
     node: Node,
