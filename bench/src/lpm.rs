@@ -2,6 +2,13 @@
 //! the best Rust crates for the job, `prefix-trie` and `ip_network_table`, on the same keys, one
 //! core, in bursts of 32. Also build time, lookup-structure size, and update rates.
 //!
+//! The tables take turns, so that a noisy minute costs each the same; each turn is an untimed
+//! pass over the keys, then a timed one. The untimed pass brings the table back into the caches
+//! the other tables' passes took it out of: a forwarding core looks up in one table all the
+//! time, and DPDK's `test_lpm_perf`, where the reference rates come from, looks up in
+//! one table in a loop. Without it, a table that fits in cache paid a cold start every pass and
+//! a table that lives in memory hardly did (docs/benchmarks.md).
+//!
 //! Output: a text line per table, then one JSON line per table, ours (Poptrie) last.
 
 use std::net::IpAddr;
@@ -198,6 +205,7 @@ fn compare<K: BenchKey>(
     let start = Instant::now();
     while passes < 3 || start.elapsed().as_secs_f64() < b.seconds * tables.len() as f64 {
         for (t, best) in tables.iter().zip(best.iter_mut()) {
+            lookup_pass(&*t.table, &keys);
             *best = best.max(lookup_pass(&*t.table, &keys));
         }
         passes += 1;
