@@ -92,6 +92,11 @@ pub struct LpmReport {
     pub batched_updates_per_s: f64,
     /// Updates per second through FIB publication (batches of 1024, each a new version).
     pub published_updates_per_s: Option<f64>,
+    /// Million lookups per second on the same keys after the table took both rounds of
+    /// updates (2M), measured as `mlookups_per_s` is.
+    pub mlookups_per_s_after_updates: f64,
+    /// Bytes of the lookup structure after those updates.
+    pub bytes_after_updates: Option<usize>,
     /// Lookup rate over the DIR-24-8 rate measured in the same run.
     pub vs_dir24: Option<f64>,
     /// Lookup rate over the prefix-trie rate measured in the same run.
@@ -180,46 +185,39 @@ fn build<K: BenchKey, T: Contender<K> + Build<K> + 'static>(
     })
 }
 
-/// Times every table on the same keys. The machine is shared: the tables take turns, one pass
-/// over the keys each, until the time is up, and each keeps its best pass; so a noisy moment
-/// hurts one pass, not one table.
+/// Times every table on the same keys, as built and again after the updates. The machine is
+/// shared: the tables take turns ([`lookup_rounds`]) and each keeps its best pass, so a noisy
+/// moment hurts one pass, not one table.
 fn compare<K: BenchKey>(
     routes: &[(Prefix<K>, NextHop)],
     b: &LpmBench,
     mut tables: Vec<Built<K>>,
 ) -> Result<Vec<LpmReport>, crate::Error> {
     let keys = make_keys(routes, b.keys);
-    let answers: Vec<u64> = tables
-        .iter()
-        .map(|t| fingerprint(&*t.table, &keys))
+    let answers = agree(&tables, &keys, "as built")?;
+    let (best, passes) = lookup_rounds(&tables, &keys, b.seconds);
+    let bytes: Vec<_> = tables.iter().map(|t| t.table.bytes()).collect();
+    let updates: Vec<_> = tables
+        .iter_mut()
+        .map(|t| {
+            let one = time_updates(&mut *t.table, routes, false);
+            (one, time_updates(&mut *t.table, routes, true))
+        })
         .collect();
-    if answers.iter().any(|&a| a != answers[0]) {
-        // A table that answers wrongly has no lookup rate worth printing.
-        let names: Vec<_> = tables.iter().map(|t| t.name).collect();
-        return Err(crate::Error::Usage(format!(
-            "the tables answer differently on the same keys ({names:?}: {answers:016x?}): a lookup is wrong"
-        )));
-    }
-    let mut best = vec![0f64; tables.len()];
-    let mut passes = 0;
-    let start = Instant::now();
-    while passes < 3 || start.elapsed().as_secs_f64() < b.seconds * tables.len() as f64 {
-        for (t, best) in tables.iter().zip(best.iter_mut()) {
-            lookup_pass(&*t.table, &keys);
-            *best = best.max(lookup_pass(&*t.table, &keys));
-        }
-        passes += 1;
-    }
+    // Every table took the same updates: they must still agree, and a live router looks up in
+    // a table that has taken updates, whose blocks have moved.
+    agree(&tables, &keys, "after the updates")?;
+    let (after, _) = lookup_rounds(&tables, &keys, b.seconds);
     let mut reports = Vec::new();
-    for (t, mlookups_per_s) in tables.iter_mut().zip(best) {
-        let bytes = t.table.bytes();
-        let updates_per_s = time_updates(&mut *t.table, routes, false);
-        let batched_updates_per_s = time_updates(&mut *t.table, routes, true);
+    for (i, t) in tables.iter().enumerate() {
+        let (mlookups_per_s, bytes) = (best[i], bytes[i]);
+        let (updates_per_s, batched_updates_per_s) = updates[i];
         let published_updates_per_s = t.publish.map(|f| f(routes)).transpose()?;
         println!(
-            "{:>16}: {mlookups_per_s:7.1} M lookups/s ({:?} keys, best of {passes} passes), build {:7.1} ms, {}, {:.2} M updates/s ({:.2} M batched){}",
+            "{:>16}: {mlookups_per_s:7.1} M lookups/s ({:?} keys, best of {passes} passes; {:.1} after the updates), build {:7.1} ms, {}, {:.2} M updates/s ({:.2} M batched){}",
             t.name,
             b.keys,
+            after[i],
             t.build_ms,
             bytes.map_or("size unknown".into(), |b| format!(
                 "{:.2} MiB",
@@ -242,13 +240,48 @@ fn compare<K: BenchKey>(
             updates_per_s,
             batched_updates_per_s,
             published_updates_per_s,
+            mlookups_per_s_after_updates: after[i],
+            bytes_after_updates: t.table.bytes(),
             vs_dir24: None,
             vs_prefix_trie: None,
         });
     }
-    println!("answers of every table on these keys: {:016x}", answers[0]);
+    println!("answers of every table on these keys: {answers:016x}");
     ratios(&mut reports);
     Ok(reports)
+}
+
+/// The tables' common fingerprint of the answers on `keys`, or an error naming them when they
+/// disagree: a table that answers wrongly has no lookup rate worth printing.
+fn agree<K: BenchKey>(tables: &[Built<K>], keys: &[K], when: &str) -> Result<u64, crate::Error> {
+    let answers: Vec<u64> = tables
+        .iter()
+        .map(|t| fingerprint(&*t.table, keys))
+        .collect();
+    if answers.iter().any(|&a| a != answers[0]) {
+        let names: Vec<_> = tables.iter().map(|t| t.name).collect();
+        return Err(crate::Error::Usage(format!(
+            "the tables answer differently on the same keys {when} ({names:?}: {answers:016x?}): a lookup is wrong"
+        )));
+    }
+    Ok(answers[0])
+}
+
+/// Rounds in which every table takes a turn, an untimed pass then a timed one (see the module
+/// doc), until `seconds` per table are used up (at least three): each table's best rate, and
+/// the number of rounds.
+fn lookup_rounds<K: BenchKey>(tables: &[Built<K>], keys: &[K], seconds: f64) -> (Vec<f64>, u32) {
+    let mut best = vec![0f64; tables.len()];
+    let mut passes = 0;
+    let start = Instant::now();
+    while passes < 3 || start.elapsed().as_secs_f64() < seconds * tables.len() as f64 {
+        for (t, best) in tables.iter().zip(best.iter_mut()) {
+            lookup_pass(&*t.table, keys);
+            *best = best.max(lookup_pass(&*t.table, keys));
+        }
+        passes += 1;
+    }
+    (best, passes)
 }
 
 /// One pass over the keys in bursts; million lookups per second.
