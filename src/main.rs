@@ -167,8 +167,9 @@ enum BenchCmd {
         /// Keys: random (uniform) or inside (inside a random prefix of the table).
         #[arg(long, default_value = "random")]
         keys: brick_bench::lpm::Keys,
-        /// Seconds of lookups per table. The updates that follow are a fixed 1M per table, three
-        /// ways (one by one, in announced batches, published), whatever this says.
+        /// Seconds of lookups per table, as built and again after the updates (each timed pass
+        /// follows an untimed one that warms the table). The updates are a fixed 1M per table,
+        /// three ways (one by one, in announced batches, published), whatever this says.
         #[arg(long, default_value_t = 3.0)]
         seconds: f64,
     },
