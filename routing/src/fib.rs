@@ -17,9 +17,10 @@
 //! before the next batch.
 //!
 //! Replaying a batch on the spare would cost as much as applying it. Tables that can
-//! ([`Lpm::trade_rules`]) keep what only updates consult (a Poptrie's rule trie, root nodes and free lists)
-//! once, in the writer, handed to the copy being changed; that copy logs what the batch wrote
-//! ([`Lpm::start_log`]), and the spare catches up by copying those blocks ([`Lpm::catch_up`]).
+//! ([`Lpm::trade_rules`]) keep what only updates consult (a Poptrie's rule trie, root nodes and
+//! free lists) once, in the writer, handed to the copy being changed; that copy logs what the
+//! batch wrote ([`Lpm::start_log`]), and the spare catches up by copying those blocks
+//! ([`Lpm::catch_up`]).
 
 use std::sync::Arc;
 

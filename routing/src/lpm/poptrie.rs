@@ -533,7 +533,7 @@ impl Tables {
     /// before the change.
     fn emit(&mut self, slot: usize, (old, old_len): (u32, u32)) -> Result<(), Error> {
         let r = self.roots[slot];
-        let had_block = old & LEAF == 0;
+        let mut keep_old = old & LEAF != 0;
         let entry = if r & LEAF != 0 {
             r
         } else {
@@ -544,31 +544,28 @@ impl Tables {
                 *l = self.leaf(&root, run);
             }
             let mut block = RootBlock::of(root);
-            let len = block.len() as u32;
+            let bytes = block.bytes(&leaves[..runs]);
+            let len = bytes.len() as u32;
             let kids = if root.vector != 0 { KIDS } else { 0 };
-            let at = if had_block && old_len == len && old & KIDS == kids {
+            let at = if !keep_old && old_len == len && old & KIDS == kids {
+                keep_old = true;
                 let at = old & !KIDS;
-                let i = at as usize;
-                self.blocks.items[i..i + len as usize]
-                    .copy_from_slice(block.bytes(&leaves[..runs]));
+                self.blocks.items[at as usize..][..bytes.len()].copy_from_slice(bytes);
                 at
             } else {
-                let at = self.blocks.place(block.bytes(&leaves[..runs]))?;
+                let at = self.blocks.place(bytes)?;
                 if at >= KIDS {
                     // The offset would run into the flag bit. The slot keeps its old block, which
                     // may point at freed children: the FIB stops taking batches after an error.
                     self.blocks.release(at, len);
                     return Err(Error::TableFull("poptrie root blocks"));
                 }
-                if had_block {
-                    self.blocks.release(old & !KIDS, old_len);
-                }
                 at
             };
             self.log.block(Block::Roots, at, len);
             at | kids
         };
-        if had_block && entry & LEAF != 0 {
+        if !keep_old {
             self.blocks.release(old & !KIDS, old_len);
         }
         self.direct[slot] = entry;
@@ -832,11 +829,6 @@ impl RootBlock {
             node,
             buf: [0; Self::MAX],
         }
-    }
-
-    /// Bytes of the block.
-    fn len(&self) -> usize {
-        Self::len_of(self.node.vector != 0, self.node.leafvec) as usize
     }
 
     /// Bytes of the block of a root with children or not, and with `leafvec`.
