@@ -134,15 +134,12 @@ pub type Poptrie6 = Poptrie<u128, 18>;
 struct Tables {
     /// What lookups read first: per slot, a leaf, or the offset of the root's block in `blocks`.
     direct: Box<[u32]>,
-    /// Per slot, what updates work on: a leaf (as in `direct`), or the index of the root node.
-    /// Only the copy being changed keeps it current ([`Lpm::trade_rules`]); lookups never read it.
-    roots: Box<[u32]>,
+    /// Per slot, what updates work on ([`Root`]). Only the copy being changed keeps it current
+    /// ([`Lpm::trade_rules`]); lookups never read it.
+    roots: Box<[Root]>,
     /// The roots' blocks (see the module doc; [`Tables::emit`] writes them). Offset 0 holds a
     /// block of one run of [`NO_ROUTE`], which a batch reads for direct leaves.
     blocks: Arena<u8>,
-    /// For each direct entry, the next hop of the longest prefix of at most `S` bits covering
-    /// it: what an update under the entry inherits, without a walk from the trie's root.
-    cover: Box<[NextHop]>,
     nodes: Arena<Node>,
     leaves: Arena<NextHop>,
     log: Log,
@@ -158,6 +155,16 @@ struct Log {
     nodes: Vec<(u32, u32)>,
     leaves: Vec<(u32, u32)>,
     blocks: Vec<(u32, u32)>,
+}
+
+/// What updates keep of a slot, side by side so that an update misses the cache once for both.
+#[derive(Clone, Copy, Debug)]
+struct Root {
+    /// A leaf (as in `direct`), or the index of the root node.
+    at: u32,
+    /// The next hop of the longest prefix of at most `S` bits covering the slot: what an
+    /// update under it inherits, without a walk from the trie's root.
+    cover: NextHop,
 }
 
 /// What an update of a slot reads before the rules change.
@@ -198,9 +205,15 @@ impl<K: Key, const S: u32> Default for Poptrie<K, S> {
         Poptrie {
             t: Tables {
                 direct: vec![LEAF; 1 << S].into_boxed_slice(),
-                roots: vec![LEAF; 1 << S].into_boxed_slice(),
+                roots: vec![
+                    Root {
+                        at: LEAF,
+                        cover: NO_ROUTE
+                    };
+                    1 << S
+                ]
+                .into_boxed_slice(),
                 blocks,
-                cover: vec![NO_ROUTE; 1 << S].into_boxed_slice(),
                 nodes: Arena::new("poptrie nodes"),
                 leaves: Arena::new("poptrie leaves"),
                 log: Log::default(),
@@ -293,8 +306,9 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         for chunk in prefixes.chunks(BATCH) {
             for (at, p) in at.iter_mut().zip(chunk) {
                 let first = p.addr().top(S);
-                *at = (self.t.roots[first], self.t.direct[first]);
-                sum += u64::from(self.t.cover[first]);
+                let r = self.t.roots[first];
+                *at = (r.at, self.t.direct[first]);
+                sum += u64::from(r.cover);
             }
             for &(root, d) in &at[..chunk.len()] {
                 sum += u64::from(self.t.leaf(&self.t.root(root), 0));
@@ -310,7 +324,6 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
     /// arenas.
     fn trade_rules(&mut self, other: &mut Self) -> bool {
         std::mem::swap(&mut self.rules, &mut other.rules);
-        std::mem::swap(&mut self.t.cover, &mut other.t.cover);
         std::mem::swap(&mut self.t.roots, &mut other.t.roots);
         self.t.nodes.trade_free(&mut other.t.nodes);
         self.t.leaves.trade_free(&mut other.t.leaves);
@@ -392,10 +405,10 @@ impl Tables {
     #[inline]
     fn entry_of<K: Key, const S: u32>(&self, p: Prefix<K>) -> Entry {
         let first = p.addr().top(S);
-        let root_at = self.roots[first];
+        let Root { at: root_at, cover } = self.roots[first];
         Entry {
             root_at,
-            cover: self.cover[first],
+            cover,
             root: self.root(root_at),
             block: self.block_at(first),
         }
@@ -501,9 +514,8 @@ impl Tables {
         n: Option<NodeId>,
         best: NextHop,
     ) -> Result<(), Error> {
-        self.cover[slot] = best;
         let block = self.block_at(slot);
-        let old = self.roots[slot];
+        let old = self.roots[slot].at;
         if old & LEAF == 0 {
             let root = self.nodes.items[old as usize];
             self.free_below(root, 0);
@@ -523,7 +535,10 @@ impl Tables {
             }
             None => LEAF | u32::from(best),
         };
-        self.roots[slot] = entry;
+        self.roots[slot] = Root {
+            at: entry,
+            cover: best,
+        };
         self.emit(slot, block)
     }
 
@@ -532,7 +547,7 @@ impl Tables {
     /// a new place, the old one recycled. `(old, old_len)` is what [`Tables::block_at`] said
     /// before the change.
     fn emit(&mut self, slot: usize, (old, old_len): (u32, u32)) -> Result<(), Error> {
-        let r = self.roots[slot];
+        let r = self.roots[slot].at;
         let mut keep_old = old & LEAF != 0;
         let entry = if r & LEAF != 0 {
             r
@@ -892,25 +907,26 @@ from_le!(u16, u32, u64);
 
 impl LeafRuns {
     /// The runs of `slots` outside `vector`, and the `leafvec` marking where each starts: at a
-    /// leaf slot whose next hop differs from the leaf slot before it, if any. Branch-free, so
-    /// that where runs start costs no mispredictions.
+    /// leaf slot whose next hop differs from the leaf slot before it, if any. Every update
+    /// rebuilds at least one node's runs, so the comparisons go four slots to a word, and the
+    /// work per slot is a few instructions (docs/benchmarks.md); only a leaf slot behind a
+    /// child looks back on its own.
     fn of(slots: &Slots, vector: u64) -> (u64, Self) {
+        let best = &slots.best;
+        let leaf = !vector;
+        let behind_kid = leaf & vector << 1;
+        let mut leafvec = differs_from_before(best) & leaf & !behind_kid;
+        for s in bits(behind_kid) {
+            let before = leaf & ((1 << s) - 1);
+            let starts = before == 0 || best[s] != best[63 - before.leading_zeros() as usize];
+            leafvec |= u64::from(starts) << s;
+        }
         let mut runs = LeafRuns {
             leaves: [NO_ROUTE; 64],
-            len: 0,
+            len: leafvec.count_ones() as usize,
         };
-        let mut leafvec = 0;
-        // No next hop is `u32::MAX`: the first leaf slot starts a run.
-        let mut last = u32::MAX;
-        for s in bits(!vector) {
-            let nh = slots.best[s];
-            let starts = u32::from(nh) != last;
-            leafvec |= u64::from(starts) << s;
-            // Written even where no run starts: the slot after the last run, overwritten by the
-            // next one or past `len`.
-            runs.leaves[runs.len.min(63)] = nh;
-            runs.len += usize::from(starts);
-            last = u32::from(nh);
+        for (l, s) in runs.leaves.iter_mut().zip(bits(leafvec)) {
+            *l = best[s];
         }
         (leafvec, runs)
     }
@@ -920,10 +936,62 @@ impl LeafRuns {
     }
 }
 
+/// Bit `s` set where slot `s` holds another next hop than slot `s - 1`; bit 0 always set.
+#[inline]
+fn differs_from_before(best: &[NextHop; 64]) -> u64 {
+    const LOW: u64 = 0x7fff_7fff_7fff_7fff;
+    const HIGH: u64 = !LOW;
+    // Moves the bits 0, 16, 32 and 48 to 48, 49, 50 and 51; no other products meet there.
+    const GATHER: u64 = 1 << 48 | 1 << 33 | 1 << 18 | 1 << 3;
+    let (mut diff, mut before) = (1, 0u64);
+    for (i, w) in best.chunks_exact(4).enumerate() {
+        let word = w
+            .iter()
+            .rev()
+            .fold(0u64, |word, &nh| word << 16 | u64::from(nh));
+        // Each 16-bit lane against the lane before it, the first against the last of `before`.
+        let x = word ^ (word << 16 | before >> 48);
+        before = word;
+        // The top bit of each lane: set where the lane is not zero.
+        let nonzero = (((x & LOW) + LOW) | x) & HIGH;
+        diff |= (nonzero >> 15).wrapping_mul(GATHER) >> 48 << (4 * i);
+    }
+    diff
+}
+
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::Reference;
+
+    proptest! {
+        /// Against the plain walk over the leaf slots, on next hops that often repeat and on
+        /// children anywhere, slot 0 and 63 among them.
+        #[test]
+        fn leaf_runs_match_a_walk_over_the_slots(
+            best in proptest::array::uniform32(0u16..4),
+            more in proptest::array::uniform32(0u16..4),
+            vector in prop_oneof![Just(0u64), Just(u64::MAX), any::<u64>(), any::<u64>().prop_map(|v| v & v >> 7)],
+        ) {
+            let rules = Rules::<u32>::new();
+            let mut slots = rules.slots(0, NO_ROUTE);
+            slots.best[..32].copy_from_slice(&best);
+            slots.best[32..].copy_from_slice(&more);
+            let (mut leafvec, mut leaves, mut last) = (0u64, Vec::new(), None);
+            for s in bits(!vector) {
+                if last != Some(slots.best[s]) {
+                    leafvec |= 1 << s;
+                    leaves.push(slots.best[s]);
+                }
+                last = Some(slots.best[s]);
+            }
+            let (got, runs) = LeafRuns::of(&slots, vector);
+            prop_assert_eq!(got, leafvec);
+            prop_assert_eq!(runs.as_slice(), &leaves[..]);
+        }
+    }
 
     #[test]
     fn churn_recycles_blocks() {
@@ -984,7 +1052,7 @@ mod tests {
             let d = t.t.direct[slot];
             assert_eq!(d & LEAF, 0, "a root, not a leaf");
             let (vector, leafvec) = t.t.block_head(d);
-            let root = t.t.root(t.t.roots[slot]);
+            let root = t.t.root(t.t.roots[slot].at);
             assert_eq!((vector, leafvec), (root.vector, root.leafvec));
             assert_eq!(d & KIDS != 0, root.vector != 0);
         };
@@ -1018,23 +1086,23 @@ mod tests {
         both(&mut t, p(0x0a00_0000, 16), 1);
         // More-specifics of the covering next hop: one run, so a direct leaf.
         both(&mut t, p(0x0a00_0100, 24), 1);
-        assert_eq!((t.t.direct[slot], t.t.roots[slot]), (LEAF | 1, LEAF | 1));
+        assert_eq!((t.t.direct[slot], t.t.roots[slot].at), (LEAF | 1, LEAF | 1));
         // Three runs (1, 2, 1): a node with its leaves inline.
         both(&mut t, p(0x0a00_0200, 24), 2);
-        let root = t.t.root(t.t.roots[slot]);
+        let root = t.t.root(t.t.roots[slot].at);
         assert!(root.inline() && root.leaf_block().is_none());
         assert!(t.t.leaves.items.is_empty());
         // Nine runs: a block; patched in place as next hops change, back inline when they go.
         for (i, nh) in [(4, 3), (6, 4), (8, 5)] {
             both(&mut t, p(0x0a00_0000 | i << 8, 24), nh);
         }
-        assert!(t.t.root(t.t.roots[slot]).leaf_block().is_some());
+        assert!(t.t.root(t.t.roots[slot].at).leaf_block().is_some());
         both(&mut t, p(0x0a00_0800, 24), 6);
         for i in [4, 6, 8] {
             t.remove(p(0x0a00_0000 | i << 8, 24)).unwrap();
             reference.remove(p(0x0a00_0000 | i << 8, 24)).unwrap();
         }
-        assert!(t.t.root(t.t.roots[slot]).inline());
+        assert!(t.t.root(t.t.roots[slot].at).inline());
         for k in (0x0a00_0000..0x0a01_0000).step_by(97) {
             assert_eq!(t.lookup(k), reference.lookup(k), "{k:#x}");
         }
