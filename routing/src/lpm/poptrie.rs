@@ -505,6 +505,25 @@ impl Tables {
         if inline { own } else { stored }
     }
 
+    /// Every leaf of node `n`, one per run: its block, or its inline leaves unpacked into
+    /// `inline`. Empty where the block lies outside the arena, as no node built here does.
+    fn leaves_of<'a>(
+        &'a self,
+        n: &Node,
+        inline: &'a mut [NextHop; INLINE as usize],
+    ) -> &'a [NextHop] {
+        let runs = n.leafvec.count_ones() as usize;
+        if n.inline() {
+            let packed = u64::from(n.base0) | u64::from(n.base1) << 32;
+            for (i, l) in inline.iter_mut().enumerate() {
+                *l = (packed >> (16 * i)) as NextHop;
+            }
+            return &inline[..runs];
+        }
+        let at = n.base0 as usize;
+        self.leaves.items.get(at..at + runs).unwrap_or_default()
+    }
+
     /// Sets slot `slot` from rule node `n` (the node `S` bits down, if any) and `best`, the
     /// next hop covering the whole slot.
     fn set_slot<K: Key>(
@@ -553,13 +572,10 @@ impl Tables {
             r
         } else {
             let root = self.nodes.items[r as usize];
-            let mut leaves = [NO_ROUTE; 64];
-            let runs = root.leafvec.count_ones() as usize;
-            for (run, l) in leaves[..runs].iter_mut().enumerate() {
-                *l = self.leaf(&root, run);
-            }
+            let mut inline = [NO_ROUTE; INLINE as usize];
+            let leaves = self.leaves_of(&root, &mut inline);
             let mut block = RootBlock::of(root);
-            let bytes = block.bytes(&leaves[..runs]);
+            let bytes = block.bytes(leaves);
             let len = bytes.len() as u32;
             let kids = if root.vector != 0 { KIDS } else { 0 };
             let at = if !keep_old && old_len == len && old & KIDS == kids {
@@ -865,10 +881,12 @@ impl RootBlock {
             put(&n.vector.to_le_bytes());
             put(&n.base1.to_le_bytes());
         }
-        for l in leaves {
-            put(&l.to_le_bytes());
+        // One leaf per run, whatever `leaves` holds, so that the length is what `len_of` says.
+        let end = at + 2 * n.leafvec.count_ones() as usize;
+        for (i, b) in self.buf[at..end].chunks_exact_mut(2).enumerate() {
+            b.copy_from_slice(&leaves.get(i).copied().unwrap_or(NO_ROUTE).to_le_bytes());
         }
-        &self.buf[..at]
+        &self.buf[..end]
     }
 }
 
