@@ -18,7 +18,9 @@
 //! a real IPv4 table: /24s under the 18-bit direct table) then costs two dependent cache misses,
 //! the direct entry and the block, whose leaf sits in the same or the next line, where a root
 //! node and a leaf block elsewhere cost three (docs/benchmarks.md). Updates keep working on the
-//! root nodes and rewrite the block of a root they change.
+//! root nodes and rewrite the block of a root they change. A root's leaves are in its block
+//! alone: the update that changes them has them in hand, and a copy in the leaf arena cost an
+//! update one more cache miss.
 //!
 //! An update rebuilds, from the rule trie, only the deepest node whose slots or children the
 //! changed prefix touches (or the direct entries it spans, for a prefix no longer than `S`).
@@ -43,6 +45,9 @@ const KIDS: u32 = 1 << 30;
 
 /// The most leaves a node without children keeps inline (four 16-bit next hops in 8 bytes).
 const INLINE: u32 = 4;
+
+/// `base0` of a root node whose leaves are not inline: they are in its root block alone.
+const NO_LEAVES: u32 = u32::MAX;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Node {
@@ -97,7 +102,8 @@ impl Node {
 
     /// The block of leaves, if the node has one: start and length.
     fn leaf_block(&self) -> Option<(u32, u32)> {
-        (!self.inline()).then_some((self.base0, self.leafvec.count_ones()))
+        (!self.inline() && self.base0 != NO_LEAVES)
+            .then_some((self.base0, self.leafvec.count_ones()))
     }
 
     /// Slot `v`: the index of its child node, or its run of leaves.
@@ -297,8 +303,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         }
     }
 
-    /// The slots' roots, direct entries and covers, then the root nodes, their leaves and the
-    /// root blocks, then the same three levels of the rules: what an update of a prefix longer
+    /// The slots' roots, direct entries and covers, then the root nodes and the root blocks, then the same three levels of the rules: what an update of a prefix longer
     /// than `S` bits reads first.
     fn warm(&self, prefixes: &[Prefix<K>]) {
         let mut sum = 0u64;
@@ -311,7 +316,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
                 sum += u64::from(r.cover);
             }
             for &(root, d) in &at[..chunk.len()] {
-                sum += u64::from(self.t.leaf(&self.t.root(root), 0));
+                sum = sum.wrapping_add(self.t.root(root).leafvec);
                 // A bitmap: the sum may wrap.
                 sum = sum.wrapping_add(self.t.block_head(block_of(d)).1);
             }
@@ -387,7 +392,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
     }
 
     /// The direct table, the root blocks, and the node and leaf arenas whole, although lookups
-    /// read no root node there, nor a root's leaves.
+    /// read no root node there.
     fn lookup_bytes(&self) -> usize {
         self.t.direct.len() * size_of::<u32>()
             + self.t.blocks.items.capacity()
@@ -505,25 +510,6 @@ impl Tables {
         if inline { own } else { stored }
     }
 
-    /// Every leaf of node `n`, one per run: its block, or its inline leaves unpacked into
-    /// `inline`. Empty where the block lies outside the arena, as no node built here does.
-    fn leaves_of<'a>(
-        &'a self,
-        n: &Node,
-        inline: &'a mut [NextHop; INLINE as usize],
-    ) -> &'a [NextHop] {
-        let runs = n.leafvec.count_ones() as usize;
-        if n.inline() {
-            let packed = u64::from(n.base0) | u64::from(n.base1) << 32;
-            for (i, l) in inline.iter_mut().enumerate() {
-                *l = (packed >> (16 * i)) as NextHop;
-            }
-            return &inline[..runs];
-        }
-        let at = n.base0 as usize;
-        self.leaves.items.get(at..at + runs).unwrap_or_default()
-    }
-
     /// Sets slot `slot` from rule node `n` (the node `S` bits down, if any) and `best`, the
     /// next hop covering the whole slot.
     fn set_slot<K: Key>(
@@ -540,40 +526,45 @@ impl Tables {
             self.free_below(root, 0);
             self.nodes.release(old, 1);
         }
-        let entry = match n {
+        let (entry, runs) = match n {
             Some(n) => {
-                let node = self.build(rules, n, best)?;
-                if node.vector == 0 && node.leafvec.count_ones() == 1 {
+                let slots = rules.slots(n, best);
+                let (node, runs) = self.build_from(rules, &slots, (Node::default(), 0), true)?;
+                let entry = if node.vector == 0 && runs.len == 1 {
                     // One run: the subtree only holds more-specifics of one next hop.
-                    LEAF | u32::from(self.leaf(&node, 0))
+                    LEAF | u32::from(runs.leaves[0])
                 } else {
                     let root = self.nodes.reserve(1)?;
                     self.set_node(root as usize, node);
                     root
-                }
+                };
+                (entry, Some(runs))
             }
-            None => LEAF | u32::from(best),
+            None => (LEAF | u32::from(best), None),
         };
         self.roots[slot] = Root {
             at: entry,
             cover: best,
         };
-        self.emit(slot, block)
+        self.emit(slot, block, runs.as_ref().map_or(&[], LeafRuns::as_slice))
     }
 
     /// Writes what lookups read of slot `slot` after its root changed: the leaf itself, or the
     /// root's block, over the old one when it has the same shape (a next hop changed), else in
     /// a new place, the old one recycled. `(old, old_len)` is what [`Tables::block_at`] said
-    /// before the change.
-    fn emit(&mut self, slot: usize, (old, old_len): (u32, u32)) -> Result<(), Error> {
+    /// before the change; `leaves` are the root's, one per run, which only the block holds.
+    fn emit(
+        &mut self,
+        slot: usize,
+        (old, old_len): (u32, u32),
+        leaves: &[NextHop],
+    ) -> Result<(), Error> {
         let r = self.roots[slot].at;
         let mut keep_old = old & LEAF != 0;
         let entry = if r & LEAF != 0 {
             r
         } else {
             let root = self.nodes.items[r as usize];
-            let mut inline = [NO_ROUTE; INLINE as usize];
-            let leaves = self.leaves_of(&root, &mut inline);
             let mut block = RootBlock::of(root);
             let bytes = block.bytes(leaves);
             let len = bytes.len() as u32;
@@ -631,13 +622,23 @@ impl Tables {
                 _ => break,
             }
         }
-        if !(len <= off + 6 && self.patch(rules, p, (at, node, off), t, inherited)?) {
-            let node = self.reshape(rules, p, (node, off), t, inherited)?;
-            self.set_node(at, node);
-        }
+        let root = off == S;
+        let patched = if len <= off + 6 {
+            self.patch(rules, p, (at, node, off), t, inherited, root)?
+        } else {
+            None
+        };
+        let runs = match patched {
+            Some(runs) => runs,
+            None => {
+                let (node, runs) = self.reshape(rules, p, (node, off), t, inherited, root)?;
+                self.set_node(at, node);
+                runs
+            }
+        };
         // The root itself was rewritten (not a node below it): its block follows.
-        if off == S {
-            return self.emit(slot, entry.block);
+        if root {
+            return self.emit(slot, entry.block, runs.as_slice());
         }
         Ok(())
     }
@@ -645,7 +646,8 @@ impl Tables {
     /// Rebuilds node `node`, `off` bits down (rule node `t`, `inherited` covering it), whose
     /// children changed with the rule of `p`: new leaves and a new block of children, in which
     /// the children outside `p`'s slots keep their subtrees. A subtree is moved, not rebuilt,
-    /// so that an update under a busy node (an IPv6 /48 under its /32) costs one node.
+    /// so that an update under a busy node (an IPv6 /48 under its /32) costs one node. Returns
+    /// the node and its leaves, which a `root`'s block alone keeps.
     fn reshape<K: Key>(
         &mut self,
         rules: &Rules<K>,
@@ -653,21 +655,22 @@ impl Tables {
         (node, off): (Node, u32),
         t: NodeId,
         inherited: NextHop,
-    ) -> Result<Node, Error> {
+        root: bool,
+    ) -> Result<(Node, LeafRuns), Error> {
         let slots = rules.slots(t, inherited);
         // The slots of `p`: one when `p` lies below this node, its span when in it.
         let width = 1u32 << (off + 6).saturating_sub(u32::from(p.len())).min(6);
         let span = u64::MAX >> (64 - width) << p.addr().stride6(off);
         let keep = node.vector & slots.kid_mask & !span;
-        let new = self.build_from(rules, &slots, (node, keep))?;
+        let new = self.build_from(rules, &slots, (node, keep), root)?;
         self.free_below(node, keep);
         Ok(new)
     }
 
     /// Rewrites what prefix `p` changed in node `node`, at index `at` and depth `off` (rule node `t`, `inherited`
     /// covering it), when no slot turns from leaf to child or back: the leaves, and the children
-    /// under `p`, which inherit from it. Returns false, having changed nothing, when the node's
-    /// shape changes.
+    /// under `p`, which inherit from it. Returns the node's leaves (which a `root`'s block
+    /// alone keeps), or `None`, having changed nothing, when the node's shape changes.
     fn patch<K: Key>(
         &mut self,
         rules: &Rules<K>,
@@ -675,10 +678,11 @@ impl Tables {
         (at, node, off): (usize, Node, u32),
         t: NodeId,
         inherited: NextHop,
-    ) -> Result<bool, Error> {
+        root: bool,
+    ) -> Result<Option<LeafRuns>, Error> {
         let slots = rules.slots(t, inherited);
         if slots.kid_mask != node.vector {
-            return Ok(false);
+            return Ok(None);
         }
         // Host bits are zero: the stride holds the first slot of the span.
         let first = p.addr().stride6(off);
@@ -700,15 +704,21 @@ impl Tables {
         if let (Some((base0, len)), None) = (old, keep) {
             self.leaves.release(base0, len);
         }
-        let new = Node::new((node.vector, leafvec), leaves, node.base1, |leaves| {
-            let Some((base0, _)) = keep else {
-                return self.place_leaves(leaves);
-            };
-            self.set_leaves(base0, leaves);
-            Ok(base0)
-        })?;
+        let new = Node::new(
+            (node.vector, leafvec),
+            leaves,
+            node.base1,
+            |leaves| match keep {
+                _ if root => Ok(NO_LEAVES),
+                Some((base0, _)) => {
+                    self.set_leaves(base0, leaves);
+                    Ok(base0)
+                }
+                None => self.place_leaves(leaves),
+            },
+        )?;
         self.set_node(at, new);
-        Ok(true)
+        Ok(Some(runs))
     }
 
     /// Builds the node of rule node `t`, `inherited` covering it, and everything below it.
@@ -719,23 +729,31 @@ impl Tables {
         inherited: NextHop,
     ) -> Result<Node, Error> {
         let slots = rules.slots(t, inherited);
-        self.build_from(rules, &slots, (Node::default(), 0))
+        Ok(self
+            .build_from(rules, &slots, (Node::default(), 0), false)?
+            .0)
     }
 
     /// Builds the node whose slots are `slots`: its leaves, then its children, each group in
     /// a block of its own. A child in a slot of `keep` is `old`'s child there, moved as it is;
-    /// the others are built.
+    /// the others are built. Returns the node and its leaves, which a `root` keeps in its
+    /// block alone, not in the leaf arena.
     fn build_from<K: Key>(
         &mut self,
         rules: &Rules<K>,
         slots: &Slots,
         (old, keep): (Node, u64),
-    ) -> Result<Node, Error> {
+        root: bool,
+    ) -> Result<(Node, LeafRuns), Error> {
         let vector = slots.kid_mask;
         let (leafvec, leaves) = LeafRuns::of(slots, vector);
         let base1 = self.nodes.reserve(vector.count_ones() as usize)?;
         let node = Node::new((vector, leafvec), leaves.as_slice(), base1, |leaves| {
-            self.place_leaves(leaves)
+            if root {
+                Ok(NO_LEAVES)
+            } else {
+                self.place_leaves(leaves)
+            }
         })?;
         for (k, (s, kid)) in slots.kids().enumerate() {
             let child = if keep >> s & 1 != 0
@@ -747,7 +765,7 @@ impl Tables {
             };
             self.set_node(base1 as usize + k, child);
         }
-        Ok(node)
+        Ok((node, leaves))
     }
 
     /// Writes node `i`, logging it.
@@ -1093,36 +1111,50 @@ mod tests {
         let p = |a: u32, len| Prefix::new(a, len).unwrap();
         let mut t = Poptrie4::default();
         let mut reference = Reference::<u32>::default();
-        let mut both = |t: &mut Poptrie4, prefix, nh| {
-            t.insert(prefix, nh).unwrap();
-            reference.insert(prefix, nh).unwrap();
+        let mut both = |t: &mut Poptrie4, prefix, nh: Option<NextHop>| {
+            match nh {
+                Some(nh) => {
+                    t.insert(prefix, nh).unwrap();
+                    reference.insert(prefix, nh).unwrap();
+                }
+                None => {
+                    t.remove(prefix).unwrap();
+                    reference.remove(prefix).unwrap();
+                }
+            }
             for k in (0x0a00_0000..0x0a01_0000).step_by(97) {
                 assert_eq!(t.lookup(k), reference.lookup(k), "{k:#x}");
             }
         };
         let slot = 0x0a00_0000u32.top(18);
-        both(&mut t, p(0x0a00_0000, 16), 1);
+        // The child of the root under 10.0.1.0/24.
+        let child = |t: &Poptrie4| {
+            let root = t.t.root(t.t.roots[slot].at);
+            // A root's leaves are in its block alone, whatever their number.
+            assert!(root.leaf_block().is_none());
+            match root.step(0x0a00_0100u32.stride6(18)) {
+                Step::Child(i) => t.t.nodes.items[i],
+                Step::Leaf(_) => panic!("no child under 10.0.1.0/24"),
+            }
+        };
+        both(&mut t, p(0x0a00_0000, 16), Some(1));
         // More-specifics of the covering next hop: one run, so a direct leaf.
-        both(&mut t, p(0x0a00_0100, 24), 1);
+        both(&mut t, p(0x0a00_0100, 24), Some(1));
         assert_eq!((t.t.direct[slot], t.t.roots[slot].at), (LEAF | 1, LEAF | 1));
-        // Three runs (1, 2, 1): a node with its leaves inline.
-        both(&mut t, p(0x0a00_0200, 24), 2);
-        let root = t.t.root(t.t.roots[slot].at);
-        assert!(root.inline() && root.leaf_block().is_none());
+        // Three runs (1, 2, 1) under the /24: a child with its leaves inline.
+        both(&mut t, p(0x0a00_0140, 26), Some(2));
+        let c = child(&t);
+        assert!(c.inline() && c.leaf_block().is_none());
         assert!(t.t.leaves.items.is_empty());
-        // Nine runs: a block; patched in place as next hops change, back inline when they go.
-        for (i, nh) in [(4, 3), (6, 4), (8, 5)] {
-            both(&mut t, p(0x0a00_0000 | i << 8, 24), nh);
+        // Seven runs: a block; patched in place as next hops change, back inline when they go.
+        for (i, nh) in [(0, 3), (2, 4), (4, 5)] {
+            both(&mut t, p(0x0a00_0100 | i << 4, 28), Some(nh));
         }
-        assert!(t.t.root(t.t.roots[slot].at).leaf_block().is_some());
-        both(&mut t, p(0x0a00_0800, 24), 6);
-        for i in [4, 6, 8] {
-            t.remove(p(0x0a00_0000 | i << 8, 24)).unwrap();
-            reference.remove(p(0x0a00_0000 | i << 8, 24)).unwrap();
+        assert!(child(&t).leaf_block().is_some());
+        both(&mut t, p(0x0a00_0100, 28), Some(6));
+        for i in [0, 2, 4] {
+            both(&mut t, p(0x0a00_0100 | i << 4, 28), None);
         }
-        assert!(t.t.root(t.t.roots[slot].at).inline());
-        for k in (0x0a00_0000..0x0a01_0000).step_by(97) {
-            assert_eq!(t.lookup(k), reference.lookup(k), "{k:#x}");
-        }
+        assert!(child(&t).inline());
     }
 }
