@@ -44,6 +44,27 @@ fn has_ports(proto: u8) -> bool {
 /// The flow hash of an Ethernet frame. Never panics, whatever the bytes.
 #[inline]
 pub fn hash(frame: &[u8]) -> u32 {
+    // Untagged IPv4 without options (nearly every frame a router sees) from one fixed-size
+    // chunk: one length check instead of one per byte read, the same value as the full parse.
+    if let Some(h) = frame.first_chunk::<38>()
+        && h[12..15] == [0x08, 0x00, 0x45]
+    {
+        let proto = h[23];
+        let first_fragment = u16::from_be_bytes([h[20], h[21]]) & 0x1fff == 0;
+        let ports = if has_ports(proto) && first_fragment {
+            u64::from(u32::from_be_bytes([h[34], h[35], h[36], h[37]]))
+        } else {
+            0
+        };
+        let addrs = u64::from_be_bytes([h[26], h[27], h[28], h[29], h[30], h[31], h[32], h[33]]);
+        return mix(addrs, ports << 8 | u64::from(proto));
+    }
+    parsed(frame)
+}
+
+/// [`hash`] by the full parse.
+#[inline]
+fn parsed(frame: &[u8]) -> u32 {
     if frame.len() < ETH_HLEN {
         return mix(frame.iter().fold(0, |h, &b| h << 8 | u64::from(b)), 0);
     }
@@ -153,6 +174,21 @@ mod tests {
         #[test]
         fn never_panics(frame in proptest::collection::vec(any::<u8>(), 0..128)) {
             hash(&frame);
+        }
+
+        /// The shortcut for plain IPv4 gives what the full parse gives, for any protocol,
+        /// fragment offset, header length and frame length around the shortcut's 38 bytes.
+        #[test]
+        fn ipv4_shortcut_matches_the_parse(
+            mut frame in proptest::collection::vec(any::<u8>(), 30..80),
+            ihl in prop_oneof![Just(0x45u8), any::<u8>()],
+            proto in prop_oneof![Just(6u8), Just(17), Just(132), any::<u8>()],
+            frag in prop_oneof![Just(0u8), any::<u8>()],
+        ) {
+            frame[12..15].copy_from_slice(&[0x08, 0x00, ihl]);
+            frame[20] = frag;
+            frame[23] = proto;
+            prop_assert_eq!(hash(&frame), parsed(&frame));
         }
     }
 }

@@ -155,13 +155,19 @@ impl Pool {
     /// the packet.
     #[inline]
     pub fn alloc_from_padded(&self, len: usize, padded: &[u8]) -> Option<Packet> {
-        if len > SMALL || padded.len() < SMALL || self.max_data() < SMALL {
-            return self.alloc_from(padded.get(..len)?);
+        match padded.first_chunk::<SMALL>() {
+            Some(line) if len <= SMALL => {
+                let mut p = self.alloc()?;
+                p.len = SMALL as u16;
+                // A fresh frame holds `SMALL` bytes (`PoolConfig::validate`): the chunk is there.
+                if let Some(to) = p.data_mut().first_chunk_mut::<SMALL>() {
+                    *to = *line;
+                }
+                p.len = len as u16;
+                Some(p)
+            }
+            _ => self.alloc_from(padded.get(..len)?),
         }
-        let mut p = self.alloc()?;
-        p.append(SMALL)?.copy_from_slice(&padded[..SMALL]);
-        p.len = len as u16;
-        Some(p)
     }
 
     /// Largest packet a fresh frame holds behind the headroom.

@@ -264,28 +264,46 @@ impl Consumer {
     /// Hands the next frame to `f` as its hash, its bytes, and its bytes padded to at least
     /// [`SMALL`] with the rest of the slot (for [`crate::Pool::alloc_from_padded`]); `None` if the
     /// ring is empty. The slot is given back to the producer at the next [`Consumer::release`].
-    #[inline]
     pub fn pop<R>(&mut self, f: impl FnOnce(u32, &[u8], &[u8]) -> R) -> Option<R> {
-        if self.head == self.tail_seen {
+        let mut f = Some(f);
+        let mut r = None;
+        self.pop_burst(1, |hash, frame, padded| {
+            r = f.take().map(|f| f(hash, frame, padded));
+        });
+        r
+    }
+
+    /// Hands up to `max` frames to `f`, one call each, as [`Consumer::pop`] does; returns how
+    /// many. Reads the producer's index at most once, and the ring's shape once, not per frame.
+    #[inline]
+    pub fn pop_burst(&mut self, max: usize, mut f: impl FnMut(u32, &[u8], &[u8])) -> usize {
+        let mut ready = self.tail_seen.wrapping_sub(self.head);
+        if ready < max {
             self.tail_seen = self.ring.tail.load(Ordering::Acquire);
-            if self.head == self.tail_seen {
-                return None;
+            ready = self.tail_seen.wrapping_sub(self.head);
+        }
+        let n = ready.min(max);
+        let ring = &*self.ring;
+        let (mask, stride, max_frame) = (ring.mask, ring.stride, ring.max_frame);
+        let base = ring.base.as_ptr();
+        let hdrs = base.wrapping_add(ring.hdrs).cast::<u64>();
+        for k in 0..n {
+            let i = self.head.wrapping_add(k) & mask;
+            #[allow(unsafe_code)]
+            // SAFETY: `head + k < tail`, so the producer wrote slot `i` before its Release store
+            // of tail (seen by our Acquire load) and will not touch it until we release it; the
+            // length was written by `push` and is at most `max_frame`, so `max(len, 64)` bytes
+            // lie inside the slot (`stride >= max(max_frame, 64)`); the header word is 8-byte
+            // aligned inside the region.
+            unsafe {
+                let hdr = hdrs.add(i).read();
+                let len = ((hdr >> 32) as usize).min(max_frame);
+                let padded = std::slice::from_raw_parts(base.add(i * stride), len.max(SMALL));
+                f(hdr as u32, &padded[..len], padded);
             }
         }
-        let slot = self.ring.slot(self.head);
-        #[allow(unsafe_code)]
-        // SAFETY: `head < tail`, so the producer wrote this slot before its Release store of tail
-        // (seen by our Acquire load) and will not touch it until we release it; the length was
-        // written by `push` and is at most `max_frame`, so `max(len, 64)` bytes lie inside the
-        // slot (`stride >= max(max_frame, 64)`).
-        let r = unsafe {
-            let hdr = self.ring.hdr(self.head).read();
-            let len = ((hdr >> 32) as usize).min(self.ring.max_frame);
-            let padded = std::slice::from_raw_parts(slot, len.max(SMALL));
-            f(hdr as u32, &padded[..len], padded)
-        };
-        self.head = self.head.wrapping_add(1);
-        Some(r)
+        self.head = self.head.wrapping_add(n);
+        n
     }
 
     /// Frames waiting, as far as this side knows (re-reads the producer's index).

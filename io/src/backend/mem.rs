@@ -175,23 +175,18 @@ impl RxQueue for MemRx {
         for k in 0..n {
             let i = (self.next + k) % n;
             let ring = &mut self.inp[i];
-            while burst.room() != 0 {
-                let got = ring.pop(|hash, frame, padded| {
-                    match pool.alloc_from_padded(frame.len(), padded) {
-                        Some(mut p) => {
-                            p.meta.hash = hash;
-                            bytes += frame.len() as u64;
-                            // Cannot fail: the loop checked room.
-                            let _ = burst.push(p);
-                        }
-                        None if frame.len() > pool.max_data() => oversize += 1,
-                        None => no_frame += 1,
+            ring.pop_burst(burst.room(), |hash, frame, padded| {
+                match pool.alloc_from_padded(frame.len(), padded) {
+                    Some(mut p) => {
+                        p.meta.hash = hash;
+                        bytes += frame.len() as u64;
+                        // Cannot fail: at most `room` frames come.
+                        let _ = burst.push(p);
                     }
-                });
-                if got.is_none() {
-                    break;
+                    None if frame.len() > pool.max_data() => oversize += 1,
+                    None => no_frame += 1,
                 }
-            }
+            });
             ring.release();
             if burst.room() == 0 {
                 // Start the next burst at the following ring so no ring can starve the others.

@@ -1002,6 +1002,25 @@ mod tests {
     use super::*;
     use crate::Reference;
 
+    /// Inserts (`Some`) or removes (`None`) `prefix` in `t` and in `reference` alike.
+    fn apply(
+        t: &mut Poptrie4,
+        reference: &mut Reference<u32>,
+        prefix: Prefix<u32>,
+        nh: Option<NextHop>,
+    ) {
+        match nh {
+            Some(nh) => {
+                t.insert(prefix, nh).unwrap();
+                reference.insert(prefix, nh).unwrap();
+            }
+            None => {
+                t.remove(prefix).unwrap();
+                reference.remove(prefix).unwrap();
+            }
+        }
+    }
+
     proptest! {
         /// Against the plain walk over the leaf slots, on next hops that often repeat and on
         /// children anywhere, slot 0 and 63 among them.
@@ -1069,16 +1088,7 @@ mod tests {
         );
         let slot = 0x0a00_0000u32.top(18);
         let mut both = |t: &mut Poptrie4, prefix, nh: Option<NextHop>| {
-            match nh {
-                Some(nh) => {
-                    t.insert(prefix, nh).unwrap();
-                    reference.insert(prefix, nh).unwrap();
-                }
-                None => {
-                    t.remove(prefix).unwrap();
-                    reference.remove(prefix).unwrap();
-                }
-            }
+            apply(t, &mut reference, prefix, nh);
             let keys: Vec<u32> = (0x0a00_0000..0x0a00_4000).step_by(7).collect();
             let mut out = vec![0; keys.len()];
             t.lookup_batch(&keys, &mut out);
@@ -1112,16 +1122,7 @@ mod tests {
         let mut t = Poptrie4::default();
         let mut reference = Reference::<u32>::default();
         let mut both = |t: &mut Poptrie4, prefix, nh: Option<NextHop>| {
-            match nh {
-                Some(nh) => {
-                    t.insert(prefix, nh).unwrap();
-                    reference.insert(prefix, nh).unwrap();
-                }
-                None => {
-                    t.remove(prefix).unwrap();
-                    reference.remove(prefix).unwrap();
-                }
-            }
+            apply(t, &mut reference, prefix, nh);
             for k in (0x0a00_0000..0x0a01_0000).step_by(97) {
                 assert_eq!(t.lookup(k), reference.lookup(k), "{k:#x}");
             }
