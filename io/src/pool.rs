@@ -158,11 +158,9 @@ impl Pool {
         match padded.first_chunk::<SMALL>() {
             Some(line) if len <= SMALL => {
                 let mut p = self.alloc()?;
-                p.len = SMALL as u16;
-                // A fresh frame holds `SMALL` bytes (`PoolConfig::validate`): the chunk is there.
-                if let Some(to) = p.data_mut().first_chunk_mut::<SMALL>() {
-                    *to = *line;
-                }
+                // A fresh frame holds `SMALL` bytes (`PoolConfig::validate`), so this cannot
+                // fail; the chunk is then one fixed-size move.
+                *p.append(SMALL)?.first_chunk_mut::<SMALL>()? = *line;
                 p.len = len as u16;
                 Some(p)
             }

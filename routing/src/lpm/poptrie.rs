@@ -24,8 +24,9 @@
 //!
 //! An update rebuilds, from the rule trie, only the deepest node whose slots or children the
 //! changed prefix touches (or the direct entries it spans, for a prefix no longer than `S`).
-//! Each node's children and each node's leaves are a block of an arena with free lists, so a
-//! rebuilt node keeps its place in its parent and its old blocks are recycled.
+//! Each node's children and each node's leaves (a root's are in its root block) are a block of
+//! an arena with free lists, so a rebuilt node keeps its place in its parent and its old blocks
+//! are recycled.
 
 use super::arena::Arena;
 use super::rules::{NodeId, Rules, Slots, bits};
@@ -53,7 +54,8 @@ const NO_LEAVES: u32 = u32::MAX;
 struct Node {
     vector: u64,
     leafvec: u64,
-    /// First leaf of this node.
+    /// First leaf of this node in the leaf arena; its leaves themselves when they are inline;
+    /// [`NO_LEAVES`] for a root whose leaves only its root block holds.
     base0: u32,
     /// First child of this node.
     base1: u32,
@@ -303,8 +305,9 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         }
     }
 
-    /// The slots' roots, direct entries and covers, then the root nodes and the root blocks, then the same three levels of the rules: what an update of a prefix longer
-    /// than `S` bits reads first.
+    /// The slots' roots, direct entries and covers, then the root nodes and the root blocks,
+    /// then the same three levels of the rules: what an update of a prefix longer than `S` bits
+    /// reads first. Every sum wraps: it only keeps the loads from being optimised away.
     fn warm(&self, prefixes: &[Prefix<K>]) {
         let mut sum = 0u64;
         let mut at = [(LEAF, LEAF); BATCH];
@@ -313,14 +316,13 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
                 let first = p.addr().top(S);
                 let r = self.t.roots[first];
                 *at = (r.at, self.t.direct[first]);
-                sum += u64::from(r.cover);
+                sum = sum.wrapping_add(u64::from(r.cover));
             }
             for &(root, d) in &at[..chunk.len()] {
                 sum = sum.wrapping_add(self.t.root(root).leafvec);
-                // A bitmap: the sum may wrap.
                 sum = sum.wrapping_add(self.t.block_head(block_of(d)).1);
             }
-            sum += self.rules.warm(chunk);
+            sum = sum.wrapping_add(self.rules.warm(chunk));
         }
         std::hint::black_box(sum);
     }
@@ -497,9 +499,10 @@ impl Tables {
         }
     }
 
-    /// Run `run` of node `n`'s leaves. Selects rather than branches between the inline leaf
-    /// and the stored one (an inline node reads leaf 0, which stays in cache), so that a batch
-    /// of lookups does not mispredict on the kind of node.
+    /// Run `run` of node `n`'s leaves; `n` is not a root (whose leaves are in its root block).
+    /// Selects rather than branches between the inline leaf and the stored one (an inline node
+    /// reads leaf 0, which stays in cache), so that a batch of lookups does not mispredict on
+    /// the kind of node.
     #[inline]
     fn leaf(&self, n: &Node, run: usize) -> NextHop {
         let inline = n.inline();
@@ -900,6 +903,7 @@ impl RootBlock {
             put(&n.base1.to_le_bytes());
         }
         // One leaf per run, whatever `leaves` holds, so that the length is what `len_of` says.
+        debug_assert_eq!(leaves.len(), n.leafvec.count_ones() as usize);
         let end = at + 2 * n.leafvec.count_ones() as usize;
         for (i, b) in self.buf[at..end].chunks_exact_mut(2).enumerate() {
             b.copy_from_slice(&leaves.get(i).copied().unwrap_or(NO_ROUTE).to_le_bytes());
