@@ -16,8 +16,8 @@
 //! Indices run free (they wrap at `usize::MAX`, far beyond any run) and are masked on use. Each
 //! side keeps a private copy of the other's index and re-reads the shared one only when the copy
 //! says the ring is full (producer) or holds fewer frames than a burst asks for (consumer), and
-//! it publishes its own index once per burst, not per frame: that is what makes it several times faster than a general MPMC queue
-//! (see docs/decisions.md).
+//! it publishes its own index once per burst, not per frame: that is what makes it several times
+//! faster than a general MPMC queue (see docs/decisions.md).
 
 use std::alloc::{self, Layout};
 use std::fmt;

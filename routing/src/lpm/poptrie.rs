@@ -531,8 +531,7 @@ impl Tables {
         }
         let (entry, runs) = match n {
             Some(n) => {
-                let slots = rules.slots(n, best);
-                let (node, runs) = self.build_from(rules, &slots, (Node::default(), 0), true)?;
+                let (node, runs) = self.build(rules, n, best, true)?;
                 let entry = if node.vector == 0 && runs.len == 1 {
                     // One run: the subtree only holds more-specifics of one next hop.
                     LEAF | u32::from(runs.leaves[0])
@@ -696,7 +695,7 @@ impl Tables {
             };
             let old = self.nodes.items[i];
             self.free_below(old, 0);
-            let new = self.build(rules, kid, slots.best[s])?;
+            let (new, _) = self.build(rules, kid, slots.best[s], false)?;
             self.set_node(i, new);
         }
         let (leafvec, runs) = LeafRuns::of(&slots, node.vector);
@@ -724,17 +723,17 @@ impl Tables {
         Ok(Some(runs))
     }
 
-    /// Builds the node of rule node `t`, `inherited` covering it, and everything below it.
+    /// Builds the node of rule node `t`, `inherited` covering it, and everything below it;
+    /// returns it with its leaves, as [`Tables::build_from`] does.
     fn build<K: Key>(
         &mut self,
         rules: &Rules<K>,
         t: NodeId,
         inherited: NextHop,
-    ) -> Result<Node, Error> {
+        root: bool,
+    ) -> Result<(Node, LeafRuns), Error> {
         let slots = rules.slots(t, inherited);
-        Ok(self
-            .build_from(rules, &slots, (Node::default(), 0), false)?
-            .0)
+        self.build_from(rules, &slots, (Node::default(), 0), root)
     }
 
     /// Builds the node whose slots are `slots`: its leaves, then its children, each group in
@@ -764,7 +763,7 @@ impl Tables {
             {
                 self.nodes.items[moved]
             } else {
-                self.build(rules, kid, slots.best[s])?
+                self.build(rules, kid, slots.best[s], false)?.0
             };
             self.set_node(base1 as usize + k, child);
         }
