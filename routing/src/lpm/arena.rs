@@ -22,6 +22,8 @@ pub(crate) struct Arena<T> {
     /// The class of the smallest block anyone asks for: the pieces of a freed tight block below
     /// it could never be handed out again, so they are not kept on a free list.
     min_class: usize,
+    /// Default items kept past the last block ([`Arena::slack`]).
+    slack: usize,
     /// What a full arena reports.
     name: &'static str,
 }
@@ -46,8 +48,18 @@ impl<T: Copy + Default> Arena<T> {
             free: (0..32).map(|_| Vec::new()).collect(),
             tight: false,
             min_class: 0,
+            slack: 0,
             name,
         }
+    }
+
+    /// The same arena with `n` default items past its last block, so that a reader may take a
+    /// window of `n` items at any block's start without a bounds check of its own (Poptrie's
+    /// root blocks). The items already there count as blocks.
+    pub(crate) fn slack(mut self, n: usize) -> Self {
+        self.items.resize(self.items.len() + n, T::default());
+        self.slack = n;
+        self
     }
 
     /// The same arena for an owner that never asks for fewer than `len` items in a block.
@@ -67,7 +79,7 @@ impl<T: Copy + Default> Arena<T> {
             return Ok(start);
         }
         let cap = if self.tight { len } else { 1 << class };
-        let start = u32::try_from(self.items.len())
+        let start = u32::try_from(self.items.len() - self.slack)
             .ok()
             .filter(|s| s.checked_add(cap as u32).is_some_and(|end| end < LIMIT))
             .ok_or(Error::TableFull(self.name))?;
@@ -202,13 +214,15 @@ mod tests {
 
     proptest! {
         /// Blocks from a tight build, then grown, shrunk and freed at random: every owner
-        /// keeps its items, and no two blocks' rooms overlap.
+        /// keeps its items, no two blocks' rooms overlap, and the slack stays past them all,
+        /// untouched.
         #[test]
         fn blocks_keep_their_items_and_never_overlap(
             built in proptest::collection::vec(proptest::collection::vec(any::<u16>(), 0..20), 6),
             ops in proptest::collection::vec(op(), 0..300),
+            slack in 0..40usize,
         ) {
-            let mut a = Arena::<u16>::new("test");
+            let mut a = Arena::<u16>::new("test").slack(slack);
             a.tight = true;
             let mut owners: Vec<Owned> = built
                 .into_iter()
@@ -260,6 +274,9 @@ mod tests {
                 for pair in rooms.windows(2) {
                     prop_assert!(pair[0].1 <= pair[1].0, "blocks overlap: {:?}", pair);
                 }
+                let end = a.items.len() - slack;
+                prop_assert!(rooms.last().is_none_or(|r| r.1 <= end), "a block in the slack");
+                prop_assert!(a.items[end..].iter().all(|&x| x == 0), "the slack was written");
             }
         }
     }

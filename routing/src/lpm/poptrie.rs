@@ -145,8 +145,8 @@ struct Tables {
     /// Per slot, what updates work on ([`Root`]). Only the copy being changed keeps it current
     /// ([`Lpm::trade_rules`]); lookups never read it.
     roots: Box<[Root]>,
-    /// The roots' blocks (see the module doc; [`Tables::emit`] writes them). Offset 0 holds a
-    /// block of one run of [`NO_ROUTE`], which a batch reads for direct leaves.
+    /// The roots' blocks (see the module doc; [`Tables::emit`] writes them), followed by
+    /// [`RootBlock::MAX`] bytes of slack ([`Tables::window`]).
     blocks: Arena<u8>,
     nodes: Arena<Node>,
     leaves: Arena<NextHop>,
@@ -192,24 +192,24 @@ struct LeafRuns {
     len: usize,
 }
 
-/// The root block a batch reads for direct entry `d`: block 0 for a leaf.
-#[inline]
-fn block_of(d: u32) -> u32 {
-    if d & LEAF == 0 { d } else { 0 }
+/// The root blocks as lookups read them: a window of [`RootBlock::MAX`] bytes at any offset.
+#[derive(Clone, Copy)]
+struct Windows<'a> {
+    items: &'a [u8],
+    /// The last offset with a whole window behind it.
+    limit: usize,
 }
+
+/// What [`Windows::at`] gives for an arena too short for one window.
+static ZERO_WINDOW: [u8; RootBlock::MAX] = [0; RootBlock::MAX];
 
 // ===== impl Poptrie =====
 
 impl<K: Key, const S: u32> Default for Poptrie<K, S> {
     fn default() -> Self {
-        let mut blocks =
-            Arena::new("poptrie root blocks").smallest(RootBlock::len_of(false, 1) as usize);
-        let mut none = RootBlock::of(Node {
-            leafvec: 1,
-            ..Node::default()
-        });
-        // Never released: it belongs to no slot.
-        blocks.items.extend_from_slice(none.bytes(&[NO_ROUTE]));
+        let blocks = Arena::new("poptrie root blocks")
+            .smallest(RootBlock::len_of(false, 1) as usize)
+            .slack(RootBlock::MAX);
         Poptrie {
             t: Tables {
                 direct: vec![LEAF; 1 << S].into_boxed_slice(),
@@ -271,13 +271,14 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         if d & LEAF != 0 {
             return d as NextHop;
         }
-        self.t.in_block(key, d, self.t.block_head(d), S)
+        let w = self.t.window(d);
+        self.t.in_block(key, w, d, RootBlock::head(w, d), S)
     }
 
     /// In passes over up to [`BATCH`] keys, so that the loads of one level do not wait for each
     /// other and their cache misses overlap: all direct entries, then the bitmaps of every key's
-    /// root block (block 0 stands in for a direct leaf, a select rather than a branch), then the
-    /// leaf behind them. Keys that go deeper than one node (prefixes longer than `S + 6`
+    /// root block (a direct leaf reads a window of zeros, a select rather than a branch), then
+    /// the leaf behind them. Keys that go deeper than one node (prefixes longer than `S + 6`
     /// bits, a few percent of an IPv4 table) finish one at a time. Measured against the plain
     /// per-key loop: faster for keys inside the table's prefixes, which is where traffic goes,
     /// and slower for uniformly random IPv4 keys, most of which end in a direct leaf
@@ -289,17 +290,25 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         if K::BITS > 32 {
             return lookup_each(self, keys, out);
         }
+        // Of exactly 2^S entries, so that an index of S bits needs no bounds check.
+        let Some(direct) = self.t.direct.get(..1 << S) else {
+            return lookup_each(self, keys, out);
+        };
+        let blocks = Windows::of(&self.t.blocks.items);
         let mut d = [LEAF; BATCH];
+        let mut windows = [&ZERO_WINDOW; BATCH];
         let mut heads = [(0, 0); BATCH];
         for (keys, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
             for (d, k) in d.iter_mut().zip(keys) {
-                *d = self.t.direct.get(k.top(S)).copied().unwrap_or(LEAF);
+                *d = direct.get(k.top(S)).copied().unwrap_or(LEAF);
             }
-            for (h, &d) in heads.iter_mut().zip(&d) {
-                *h = self.t.block_head(block_of(d));
+            for ((w, h), &d) in windows.iter_mut().zip(&mut heads).zip(&d) {
+                *w = blocks.at(d);
+                *h = RootBlock::head(w, d);
             }
-            for (((o, k), &d), &h) in out.iter_mut().zip(keys).zip(&d).zip(&heads) {
-                let found = self.t.in_block(*k, block_of(d), h, S);
+            let each = keys.iter().zip(&d).zip(&windows).zip(&heads);
+            for (o, (((k, &d), w), &h)) in out.iter_mut().zip(each) {
+                let found = self.t.in_block(*k, w, d, h, S);
                 *o = if d & LEAF != 0 { d as NextHop } else { found };
             }
         }
@@ -320,7 +329,8 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
             }
             for &(root, d) in &at[..chunk.len()] {
                 sum = sum.wrapping_add(self.t.root(root).leafvec);
-                sum = sum.wrapping_add(self.t.block_head(block_of(d)).1);
+                let w = self.t.window(d);
+                sum = sum.wrapping_add(RootBlock::head(w, d).1);
             }
             sum = sum.wrapping_add(self.rules.warm(chunk));
         }
@@ -429,7 +439,7 @@ impl Tables {
         if d & LEAF != 0 {
             return (d, 0);
         }
-        let (_, leafvec) = self.block_head(d);
+        let (_, leafvec) = RootBlock::head(self.window(d), d);
         (d, RootBlock::len_of(d & KIDS != 0, leafvec))
     }
 
@@ -457,32 +467,33 @@ impl Tables {
         result
     }
 
-    /// The bitmaps `(vector, leafvec)` of the root block of direct entry `d` (no leaf). Reads
-    /// the word behind `leafvec` even for a block without children, and masks it: a select, not
-    /// a branch.
+    /// The root block of direct entry `d` ([`Windows::at`]).
     #[inline]
-    fn block_head(&self, d: u32) -> (u64, u64) {
-        let (b, at) = (&self.blocks.items, (d & !KIDS) as usize);
-        let kids = 0u64.wrapping_sub(u64::from(d & KIDS != 0));
-        (read::<8, u64>(b, at + 8) & kids, read(b, at))
+    fn window(&self, d: u32) -> &[u8; RootBlock::MAX] {
+        Windows::of(&self.blocks.items).at(d)
     }
 
-    /// The rest of a lookup from the root block of direct entry `d` (no leaf), whose bitmaps
-    /// are `(vector, leafvec)`, `off` bits down. Wrapping offsets: a malformed block must not
-    /// panic.
+    /// The rest of a lookup from window `w` of direct entry `d` (no leaf), whose bitmaps are
+    /// `(vector, leafvec)`, `off` bits down. A malformed block reads a wrong leaf of its window,
+    /// never past it.
     #[inline]
-    fn in_block<K: Key>(&self, key: K, d: u32, (vector, leafvec): (u64, u64), off: u32) -> NextHop {
-        let (b, at) = (&self.blocks.items, (d & !KIDS) as usize);
+    fn in_block<K: Key>(
+        &self,
+        key: K,
+        w: &[u8; RootBlock::MAX],
+        d: u32,
+        (vector, leafvec): (u64, u64),
+        off: u32,
+    ) -> NextHop {
         let bit = 1u64 << key.stride6(off);
         let below = (bit << 1).wrapping_sub(1);
         if vector & bit != 0 {
-            let first: u32 = read(b, at + RootBlock::FIRST);
+            let first: u32 = read(w, RootBlock::FIRST);
             let c = first as usize + (vector & below).count_ones() as usize - 1;
             return self.descend(key, c, off + 6);
         }
-        let run = ((leafvec & below).count_ones() as usize).wrapping_sub(1);
-        let leaves = at + RootBlock::leaves_at(d & KIDS != 0);
-        read(b, leaves.wrapping_add(run.wrapping_mul(2)))
+        let run = ((leafvec & below).count_ones() as usize).wrapping_sub(1) % 64;
+        read(w, RootBlock::leaves_at(d & KIDS != 0) + 2 * run)
     }
 
     /// The rest of a lookup from node `i`, `off` bits down.
@@ -875,6 +886,15 @@ impl RootBlock {
         if kids { Self::FIRST + 4 } else { 8 }
     }
 
+    /// The bitmaps `(vector, leafvec)` in window `w` of direct entry `d`. Reads `vector` only
+    /// for a block with children: a branch, which measured faster than reading the word and
+    /// masking it (docs/benchmarks.md).
+    #[inline]
+    fn head(w: &[u8; Self::MAX], d: u32) -> (u64, u64) {
+        let vector = if d & KIDS != 0 { read(w, 8) } else { 0 };
+        (vector, read(w, 0))
+    }
+
     fn of(node: Node) -> Self {
         RootBlock {
             node,
@@ -941,6 +961,37 @@ macro_rules! from_le {
     )*};
 }
 from_le!(u16, u32, u64);
+
+// ===== impl Windows =====
+
+impl<'a> Windows<'a> {
+    /// The windows of root blocks `items`, which end in the arena's slack of
+    /// [`RootBlock::MAX`] bytes (a window of zeros everywhere if they are shorter).
+    #[inline]
+    fn of(items: &'a [u8]) -> Self {
+        match items.len().checked_sub(RootBlock::MAX) {
+            Some(limit) => Windows { items, limit },
+            None => Windows {
+                items: &ZERO_WINDOW,
+                limit: 0,
+            },
+        }
+    }
+
+    /// The root block of direct entry `d`, as a window of [`RootBlock::MAX`] bytes, so that a
+    /// lookup's reads in it need no bounds checks of their own: the offset is clamped to
+    /// `limit` (a select), and the compiler sees that the window then ends in bounds
+    /// (docs/benchmarks.md). A leaf's [`LEAF`] bit, or a malformed offset, clamps to the slack
+    /// at the end, which holds zeros.
+    #[inline]
+    fn at(self, d: u32) -> &'a [u8; RootBlock::MAX] {
+        let at = ((d & !KIDS) as usize).min(self.limit);
+        self.items
+            .get(at..at + RootBlock::MAX)
+            .and_then(|w| w.try_into().ok())
+            .unwrap_or(&ZERO_WINDOW)
+    }
+}
 
 // ===== impl LeafRuns =====
 
@@ -1080,14 +1131,14 @@ mod tests {
     #[test]
     fn root_blocks_follow_their_roots() {
         let p = |a: u32, len| Prefix::new(a, len).unwrap();
-        // Built, so that the arena ends exactly at the slot's block of two runs (12 bytes): a
-        // read of the block's head must not reach past it.
+        // Built, so that the slot's block of two runs (12 bytes) is the arena's last: its
+        // window reaches into the slack, not past the arena.
         let first = p(0x0a00_0000, 24);
         let mut t = Poptrie4::from_routes(&[(first, 1)]).unwrap();
         let mut reference = Reference::<u32>::from_routes(&[(first, 1)]).unwrap();
         assert_eq!(
             t.t.blocks.items.len(),
-            (t.t.direct[first.addr().top(18)] + 12) as usize
+            (t.t.direct[first.addr().top(18)] + 12) as usize + RootBlock::MAX
         );
         let slot = 0x0a00_0000u32.top(18);
         let mut both = |t: &mut Poptrie4, prefix, nh: Option<NextHop>| {
@@ -1100,7 +1151,7 @@ mod tests {
             }
             let d = t.t.direct[slot];
             assert_eq!(d & LEAF, 0, "a root, not a leaf");
-            let (vector, leafvec) = t.t.block_head(d);
+            let (vector, leafvec) = RootBlock::head(t.t.window(d), d);
             let root = t.t.root(t.t.roots[slot].at);
             assert_eq!((vector, leafvec), (root.vector, root.leafvec));
             assert_eq!(d & KIDS != 0, root.vector != 0);
@@ -1117,6 +1168,23 @@ mod tests {
         }
         // Blocks of the few sizes in use come back from the free lists.
         assert!(t.t.blocks.items.len() <= size + 4 * RootBlock::MAX);
+    }
+
+    /// A direct entry pointing past the root blocks (only a bug could write one) reads a window
+    /// of zeros: no route, neither a panic nor a read out of bounds.
+    #[test]
+    fn a_block_past_the_arena_reads_no_route() {
+        let first = Prefix::new(0x0a00_0000u32, 24).unwrap();
+        let mut t = Poptrie4::from_routes(&[(first, 1)]).unwrap();
+        let slot = first.addr().top(18);
+        let keys = [0x0a00_0001, 0x0a00_3fff];
+        for bad in [KIDS - 1, KIDS | (KIDS - 1)] {
+            t.t.direct[slot] = bad;
+            let mut out = [7; 2];
+            t.lookup_batch(&keys, &mut out);
+            assert_eq!(out, [NO_ROUTE; 2], "{bad:#x}");
+            assert_eq!(keys.map(|k| t.lookup(k)), [NO_ROUTE; 2], "{bad:#x}");
+        }
     }
 
     #[test]
