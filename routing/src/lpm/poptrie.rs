@@ -13,14 +13,14 @@
 //! `base1`, which it does not otherwise need.
 //!
 //! Lookups do not read a subtree's root from the node arena but from a root block the direct
-//! entry points to: the root's two bitmaps, its first child if it has children, then its leaves,
-//! packed in one byte array. A key that ends in a root's leaves (most keys inside the prefixes of
-//! a real IPv4 table: /24s under the 18-bit direct table) then costs two dependent cache misses,
-//! the direct entry and the block, whose leaf sits in the same or the next line, where a root
-//! node and a leaf block elsewhere cost three (docs/benchmarks.md). Updates keep working on the
-//! root nodes and rewrite the block of a root they change. A root's leaves are in its block
-//! alone: the update that changes them has them in hand, and a copy in the leaf arena cost an
-//! update one more cache miss.
+//! entry points to: `vector` and the first child if the root has children, then `leafvec` and
+//! the leaves, packed in one byte array. A key that ends in a root's leaves (most keys inside the
+//! prefixes of a real IPv4 table: /24s under the 18-bit direct table) then costs two dependent
+//! cache misses, the direct entry and the block, whose leaf sits in the same or the next line,
+//! where a root node and a leaf block elsewhere cost three (docs/benchmarks.md). Updates keep
+//! working on the root nodes and rewrite the block of a root they change. A root's leaves are in
+//! its block alone: the update that changes them has them in hand, and a copy in the leaf arena
+//! cost an update one more cache miss.
 //!
 //! An update rebuilds, from the rule trie, only the deepest node whose slots or children the
 //! changed prefix touches (or the direct entries it spans, for a prefix no longer than `S`).
@@ -41,7 +41,7 @@ const BATCH: usize = 32;
 const LEAF: u32 = 1 << 31;
 
 /// A direct entry without [`LEAF`] and with this bit points to the block of a root with
-/// children; the other bits are the block's offset.
+/// children; the other bits are the offset of the block's window ([`RootBlock`]).
 const KIDS: u32 = 1 << 30;
 
 /// The most leaves a node without children keeps inline (four 16-bit next hops in 8 bytes).
@@ -145,8 +145,9 @@ struct Tables {
     /// Per slot, what updates work on ([`Root`]). Only the copy being changed keeps it current
     /// ([`Lpm::trade_rules`]); lookups never read it.
     roots: Box<[Root]>,
-    /// The roots' blocks (see the module doc; [`Tables::emit`] writes them), followed by
-    /// [`RootBlock::MAX`] bytes of slack ([`Tables::window`]).
+    /// The roots' blocks (see the module doc; [`Tables::emit`] writes them), after 12 bytes
+    /// that the first block's window may start in and followed by [`RootBlock::MAX`] bytes of
+    /// slack ([`Windows::at`]).
     blocks: Arena<u8>,
     nodes: Arena<Node>,
     leaves: Arena<NextHop>,
@@ -207,9 +208,11 @@ static ZERO_WINDOW: [u8; RootBlock::MAX] = [0; RootBlock::MAX];
 
 impl<K: Key, const S: u32> Default for Poptrie<K, S> {
     fn default() -> Self {
-        let blocks = Arena::new("poptrie root blocks")
-            .smallest(RootBlock::len_of(false, 1) as usize)
-            .slack(RootBlock::MAX);
+        let mut blocks =
+            Arena::new("poptrie root blocks").smallest(RootBlock::len_of(false, 1) as usize);
+        // Never released: the window of a block without children starts before the block.
+        blocks.items.resize(RootBlock::KIDS_LEN, 0);
+        let blocks = blocks.slack(RootBlock::MAX);
         Poptrie {
             t: Tables {
                 direct: vec![LEAF; 1 << S].into_boxed_slice(),
@@ -272,7 +275,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
             return d as NextHop;
         }
         let w = self.t.window(d);
-        self.t.in_block(key, w, d, RootBlock::head(w, d), S)
+        self.t.in_block(key, w, RootBlock::head(w, d), S)
     }
 
     /// In passes over up to [`BATCH`] keys, so that the loads of one level do not wait for each
@@ -308,7 +311,7 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
             }
             let each = keys.iter().zip(&d).zip(&windows).zip(&heads);
             for (o, (((k, &d), w), &h)) in out.iter_mut().zip(each) {
-                let found = self.t.in_block(*k, w, d, h, S);
+                let found = self.t.in_block(*k, w, h, S);
                 *o = if d & LEAF != 0 { d as NextHop } else { found };
             }
         }
@@ -473,7 +476,7 @@ impl Tables {
         Windows::of(&self.blocks.items).at(d)
     }
 
-    /// The rest of a lookup from window `w` of direct entry `d` (no leaf), whose bitmaps are
+    /// The rest of a lookup from window `w` of a root (not a leaf), whose bitmaps are
     /// `(vector, leafvec)`, `off` bits down. A malformed block reads a wrong leaf of its window,
     /// never past it.
     #[inline]
@@ -481,7 +484,6 @@ impl Tables {
         &self,
         key: K,
         w: &[u8; RootBlock::MAX],
-        d: u32,
         (vector, leafvec): (u64, u64),
         off: u32,
     ) -> NextHop {
@@ -492,8 +494,10 @@ impl Tables {
             let c = first as usize + (vector & below).count_ones() as usize - 1;
             return self.descend(key, c, off + 6);
         }
-        let run = ((leafvec & below).count_ones() as usize).wrapping_sub(1) % 64;
-        read(w, RootBlock::leaves_at(d & KIDS != 0) + 2 * run)
+        // Run `n - 1` of the slot's `n` runs so far: every offset the count gives is inside the
+        // window, so the read needs no check.
+        let runs = (leafvec & below).count_ones() as usize;
+        read(w, RootBlock::LEAVES + 2 * runs - 2)
     }
 
     /// The rest of a lookup from node `i`, `off` bits down.
@@ -581,10 +585,10 @@ impl Tables {
             let mut block = RootBlock::of(root);
             let bytes = block.bytes(leaves);
             let len = bytes.len() as u32;
-            let kids = if root.vector != 0 { KIDS } else { 0 };
-            let at = if !keep_old && old_len == len && old & KIDS == kids {
+            let kids = root.vector != 0;
+            let at = if !keep_old && old_len == len && (old & KIDS != 0) == kids {
                 keep_old = true;
-                let at = old & !KIDS;
+                let at = RootBlock::start(old);
                 self.blocks.items[at as usize..][..bytes.len()].copy_from_slice(bytes);
                 at
             } else {
@@ -598,10 +602,10 @@ impl Tables {
                 at
             };
             self.log.block(Block::Roots, at, len);
-            at | kids
+            RootBlock::entry(at, kids)
         };
         if !keep_old {
-            self.blocks.release(old & !KIDS, old_len);
+            self.blocks.release(RootBlock::start(old), old_len);
         }
         self.direct[slot] = entry;
         self.log.direct(slot);
@@ -865,9 +869,12 @@ fn copy_blocks<T: Copy>(to: &mut [T], from: &[T], blocks: &[(u32, u32)]) {
     }
 }
 
-/// The byte layout of a root block: `leafvec` (8 bytes); when the root has children, `vector`
-/// (8) and the first child's index (4); then one 16-bit leaf per run. A root without children
-/// (where most keys inside a real IPv4 table's prefixes end) spends no bytes on either.
+/// The byte layout of a root block: when the root has children, `vector` (8 bytes) and the first
+/// child's index (4); then `leafvec` (8) and one 16-bit leaf per run. A root without children
+/// (where most keys inside a real IPv4 table's prefixes end) spends no bytes on the first two.
+/// Its direct entry points 12 bytes before its block, so that in the window a lookup reads
+/// every field is at the same offset whatever the root: no select, and no read that waits for
+/// a count.
 #[derive(Clone, Copy)]
 struct RootBlock {
     node: Node,
@@ -876,14 +883,31 @@ struct RootBlock {
 }
 
 impl RootBlock {
-    /// Where the first child's index is, in a block with children.
-    const FIRST: usize = 16;
-    const MAX: usize = Self::FIRST + 4 + 2 * 64;
+    /// The bytes of `vector` and the first child's index, ahead of `leafvec` in a block with
+    /// children.
+    const KIDS_LEN: usize = 12;
+    /// Where the first child's index is in a window.
+    const FIRST: usize = 8;
+    const LEAFVEC: usize = Self::KIDS_LEN;
+    const LEAVES: usize = Self::LEAFVEC + 8;
+    const MAX: usize = Self::LEAVES + 2 * 64;
 
-    /// Where the leaves start.
-    #[inline]
-    fn leaves_at(kids: bool) -> usize {
-        if kids { Self::FIRST + 4 } else { 8 }
+    /// The direct entry of the block at `at`, of a root with children or not.
+    fn entry(at: u32, kids: bool) -> u32 {
+        if kids {
+            at | KIDS
+        } else {
+            at - Self::KIDS_LEN as u32
+        }
+    }
+
+    /// Where the block of direct entry `d` (no leaf) starts.
+    fn start(d: u32) -> u32 {
+        if d & KIDS != 0 {
+            d & !KIDS
+        } else {
+            d + Self::KIDS_LEN as u32
+        }
     }
 
     /// The bitmaps `(vector, leafvec)` in window `w` of direct entry `d`. Reads `vector` only
@@ -891,8 +915,8 @@ impl RootBlock {
     /// masking it (docs/benchmarks.md).
     #[inline]
     fn head(w: &[u8; Self::MAX], d: u32) -> (u64, u64) {
-        let vector = if d & KIDS != 0 { read(w, 8) } else { 0 };
-        (vector, read(w, 0))
+        let vector = if d & KIDS != 0 { read(w, 0) } else { 0 };
+        (vector, read(w, Self::LEAFVEC))
     }
 
     fn of(node: Node) -> Self {
@@ -905,7 +929,8 @@ impl RootBlock {
     /// Bytes of the block of a root with children or not, and with `leafvec`.
     #[inline]
     fn len_of(kids: bool, leafvec: u64) -> u32 {
-        (Self::leaves_at(kids) + 2 * leafvec.count_ones() as usize) as u32
+        let head = if kids { Self::LEAVES } else { 8 };
+        (head + 2 * leafvec.count_ones() as usize) as u32
     }
 
     /// The block's bytes, with the node's `leaves` (one per run).
@@ -916,18 +941,17 @@ impl RootBlock {
             self.buf[at..at + bytes.len()].copy_from_slice(bytes);
             at += bytes.len();
         };
-        put(&n.leafvec.to_le_bytes());
         if n.vector != 0 {
             put(&n.vector.to_le_bytes());
             put(&n.base1.to_le_bytes());
         }
+        put(&n.leafvec.to_le_bytes());
         // One leaf per run, whatever `leaves` holds, so that the length is what `len_of` says.
         debug_assert_eq!(leaves.len(), n.leafvec.count_ones() as usize);
-        let end = at + 2 * n.leafvec.count_ones() as usize;
-        for (i, b) in self.buf[at..end].chunks_exact_mut(2).enumerate() {
-            b.copy_from_slice(&leaves.get(i).copied().unwrap_or(NO_ROUTE).to_le_bytes());
+        for i in 0..n.leafvec.count_ones() as usize {
+            put(&leaves.get(i).copied().unwrap_or(NO_ROUTE).to_le_bytes());
         }
-        &self.buf[..end]
+        &self.buf[..at]
     }
 }
 
@@ -1131,14 +1155,14 @@ mod tests {
     #[test]
     fn root_blocks_follow_their_roots() {
         let p = |a: u32, len| Prefix::new(a, len).unwrap();
-        // Built, so that the slot's block of two runs (12 bytes) is the arena's last: its
-        // window reaches into the slack, not past the arena.
+        // Built, so that the slot's block of two runs (12 bytes, its window 12 bytes before it)
+        // is the arena's last: its window reaches into the slack, not past the arena.
         let first = p(0x0a00_0000, 24);
         let mut t = Poptrie4::from_routes(&[(first, 1)]).unwrap();
         let mut reference = Reference::<u32>::from_routes(&[(first, 1)]).unwrap();
         assert_eq!(
             t.t.blocks.items.len(),
-            (t.t.direct[first.addr().top(18)] + 12) as usize + RootBlock::MAX
+            (t.t.direct[first.addr().top(18)] + 24) as usize + RootBlock::MAX
         );
         let slot = 0x0a00_0000u32.top(18);
         let mut both = |t: &mut Poptrie4, prefix, nh: Option<NextHop>| {
