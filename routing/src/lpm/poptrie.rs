@@ -495,9 +495,10 @@ impl Tables {
             return self.descend(key, c, off + 6);
         }
         // Run `n - 1` of the slot's `n` runs so far: every offset the count gives is inside the
-        // window, so the read needs no check.
+        // window, so the read needs no check. No run at all (a leaf's window of zeros) reads the
+        // end of `leafvec`.
         let runs = (leafvec & below).count_ones() as usize;
-        read(w, RootBlock::LEAVES + 2 * runs - 2)
+        read(w, RootBlock::LEAVES - 2 + 2 * runs)
     }
 
     /// The rest of a lookup from node `i`, `off` bits down.
@@ -929,8 +930,8 @@ impl RootBlock {
     /// Bytes of the block of a root with children or not, and with `leafvec`.
     #[inline]
     fn len_of(kids: bool, leafvec: u64) -> u32 {
-        let head = if kids { Self::LEAVES } else { 8 };
-        (head + 2 * leafvec.count_ones() as usize) as u32
+        let kids_len = if kids { Self::KIDS_LEN } else { 0 };
+        (kids_len + size_of::<u64>() + 2 * leafvec.count_ones() as usize) as u32
     }
 
     /// The block's bytes, with the node's `leaves` (one per run).
