@@ -37,7 +37,8 @@ use crate::{Error, Key, Prefix};
 const BATCH: usize = 32;
 
 /// An entry of `direct` or `roots` with this bit is a leaf (next hop in the low 16 bits);
-/// otherwise it is where the subtree's root is: its block in `direct`, its node in `roots`.
+/// otherwise it is where the subtree's root is: its block's window in `direct` ([`RootBlock`]),
+/// its node in `roots`.
 const LEAF: u32 = 1 << 31;
 
 /// A direct entry without [`LEAF`] and with this bit points to the block of a root with
@@ -140,7 +141,8 @@ pub type Poptrie6 = Poptrie<u128, 18>;
 /// What lookups read, plus where each subtree lives.
 #[derive(Clone, Debug)]
 struct Tables {
-    /// What lookups read first: per slot, a leaf, or the offset of the root's block in `blocks`.
+    /// What lookups read first: per slot, a leaf, or where the window of the root's block starts
+    /// in `blocks`, with [`KIDS`] for a root with children ([`RootBlock::entry`]).
     direct: Box<[u32]>,
     /// Per slot, what updates work on ([`Root`]). Only the copy being changed keeps it current
     /// ([`Lpm::trade_rules`]); lookups never read it.
@@ -362,8 +364,9 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
 
     /// Copies the direct entries and blocks `newer` logged, or everything if it logged nothing
     /// (it was not changed since it was built). Arenas only grow while logging: the items past
-    /// this copy's end are new blocks, whose written items were logged, and room no block has
-    /// written yet, which holds the same defaults in both copies.
+    /// this copy's end, and the root blocks' slack before it, are new blocks, whose written
+    /// items were logged, and room no block has written yet, which holds the same defaults in
+    /// both copies.
     fn catch_up(&mut self, newer: &Self) -> bool {
         let (t, n) = (&mut self.t, &newer.t);
         if !n.log.on {
@@ -1006,8 +1009,9 @@ impl<'a> Windows<'a> {
     /// The root block of direct entry `d`, as a window of [`RootBlock::MAX`] bytes, so that a
     /// lookup's reads in it need no bounds checks of their own: the offset is clamped to
     /// `limit` (a select), and the compiler sees that the window then ends in bounds
-    /// (docs/benchmarks.md). A leaf's [`LEAF`] bit, or a malformed offset, clamps to the slack
-    /// at the end, which holds zeros.
+    /// (docs/benchmarks.md). A leaf's [`LEAF`] bit, or any offset past the last block, clamps
+    /// to the slack at the end, which holds zeros; a malformed offset below it reads other
+    /// blocks' bytes, a wrong answer but never a read out of bounds.
     #[inline]
     fn at(self, d: u32) -> &'a [u8; RootBlock::MAX] {
         let at = ((d & !KIDS) as usize).min(self.limit);
@@ -1195,20 +1199,40 @@ mod tests {
         assert!(t.t.blocks.items.len() <= size + 4 * RootBlock::MAX);
     }
 
-    /// A direct entry pointing past the root blocks (only a bug could write one) reads a window
-    /// of zeros: no route, neither a panic nor a read out of bounds.
+    /// A direct entry at the wrong offset (only a bug could write one) gives a wrong next hop,
+    /// never a panic: at every offset of the arena, with and without children, where the window
+    /// holds other blocks' bytes and `vector` and the first child are arbitrary; past the
+    /// arena, it reads the slack's zeros: no route.
     #[test]
-    fn a_block_past_the_arena_reads_no_route() {
-        let first = Prefix::new(0x0a00_0000u32, 24).unwrap();
-        let mut t = Poptrie4::from_routes(&[(first, 1)]).unwrap();
-        let slot = first.addr().top(18);
-        let keys = [0x0a00_0001, 0x0a00_3fff];
-        for bad in [KIDS - 1, KIDS | (KIDS - 1)] {
-            t.t.direct[slot] = bad;
-            let mut out = [7; 2];
-            t.lookup_batch(&keys, &mut out);
-            assert_eq!(out, [NO_ROUTE; 2], "{bad:#x}");
-            assert_eq!(keys.map(|k| t.lookup(k)), [NO_ROUTE; 2], "{bad:#x}");
+    fn a_wrong_block_offset_never_panics() {
+        let p = |a: u32, len| Prefix::new(a, len).unwrap();
+        // One slot with children and runs, and the blocks of other slots around it.
+        let routes: Vec<_> = (0..64u32)
+            .flat_map(|i| {
+                let nh = i as NextHop;
+                [
+                    (p(0x0a00_0000 | i << 8, 24), nh + 1),
+                    (p(0x0a00_0080 | i << 8, 25 + i as u8 % 8), nh + 100),
+                    (p(0x0b00_0000 | i << 14 | (i % 7) << 8, 24), nh + 200),
+                ]
+            })
+            .collect();
+        let mut t = Poptrie4::from_routes(&routes).unwrap();
+        let slot = 0x0a00_0000u32.top(18);
+        let keys: Vec<u32> = (0x0a00_0000..0x0a00_4000).step_by(61).collect();
+        let mut out = vec![0; keys.len()];
+        let end = t.t.blocks.items.len() as u32;
+        for at in (0..end).chain([end, KIDS - 1]) {
+            for bad in [at, at | KIDS] {
+                t.t.direct[slot] = bad;
+                t.lookup_batch(&keys, &mut out);
+                for (&k, &o) in keys.iter().zip(&out) {
+                    assert_eq!(t.lookup(k), o, "{bad:#x}");
+                }
+                if at >= end - RootBlock::MAX as u32 {
+                    assert!(out.iter().all(|&o| o == NO_ROUTE), "{bad:#x}");
+                }
+            }
         }
     }
 
