@@ -281,9 +281,10 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
     }
 
     /// In passes over up to [`BATCH`] keys, so that the loads of one level do not wait for each
-    /// other and their cache misses overlap: all direct entries, then the bitmaps of every key's
-    /// root block (a direct leaf reads a window of zeros, a select rather than a branch), then
-    /// the leaf behind them. Keys that go deeper than one node (prefixes longer than `S + 6`
+    /// other and their cache misses overlap: all direct entries, then the `leafvec` of every
+    /// key's root block (a direct leaf reads a window of zeros, a select rather than a branch),
+    /// then the leaf behind it, and `vector` where the root has children, from the line the
+    /// second pass brought in (carrying `vector` over from that pass measured 0.94x). Keys that go deeper than one node (prefixes longer than `S + 6`
     /// bits, a few percent of an IPv4 table) finish one at a time. Measured against the plain
     /// per-key loop: faster for keys inside the table's prefixes, which is where traffic goes,
     /// and slower for uniformly random IPv4 keys, most of which end in a direct leaf
@@ -302,18 +303,18 @@ impl<K: Key, const S: u32> Lpm<K> for Poptrie<K, S> {
         let blocks = Windows::of(&self.t.blocks.items);
         let mut d = [LEAF; BATCH];
         let mut windows = [&ZERO_WINDOW; BATCH];
-        let mut heads = [(0, 0); BATCH];
+        let mut leafvecs = [0; BATCH];
         for (keys, out) in keys.chunks(BATCH).zip(out.chunks_mut(BATCH)) {
             for (d, k) in d.iter_mut().zip(keys) {
                 *d = direct.get(k.top(S)).copied().unwrap_or(LEAF);
             }
-            for ((w, h), &d) in windows.iter_mut().zip(&mut heads).zip(&d) {
+            for ((w, l), &d) in windows.iter_mut().zip(&mut leafvecs).zip(&d) {
                 *w = blocks.at(d);
-                *h = RootBlock::head(w, d);
+                *l = RootBlock::leafvec(w);
             }
-            let each = keys.iter().zip(&d).zip(&windows).zip(&heads);
-            for (o, (((k, &d), w), &h)) in out.iter_mut().zip(each) {
-                let found = self.t.in_block(*k, w, h, S);
+            let each = keys.iter().zip(&d).zip(&windows).zip(&leafvecs);
+            for (o, (((k, &d), w), &l)) in out.iter_mut().zip(each) {
+                let found = self.t.in_block(*k, w, (RootBlock::vector(w, d), l), S);
                 *o = if d & LEAF != 0 { d as NextHop } else { found };
             }
         }
@@ -914,13 +915,22 @@ impl RootBlock {
         }
     }
 
-    /// The bitmaps `(vector, leafvec)` in window `w` of direct entry `d`. Reads `vector` only
-    /// for a block with children: a branch, which measured faster than reading the word and
-    /// masking it (docs/benchmarks.md).
+    /// The bitmaps `(vector, leafvec)` in window `w` of direct entry `d`.
     #[inline]
     fn head(w: &[u8; Self::MAX], d: u32) -> (u64, u64) {
-        let vector = if d & KIDS != 0 { read(w, 0) } else { 0 };
-        (vector, read(w, Self::LEAFVEC))
+        (Self::vector(w, d), Self::leafvec(w))
+    }
+
+    /// `vector` in window `w` of direct entry `d`, read only for a block with children: a
+    /// branch, which measured faster than reading the word and masking it (docs/benchmarks.md).
+    #[inline]
+    fn vector(w: &[u8; Self::MAX], d: u32) -> u64 {
+        if d & KIDS != 0 { read(w, 0) } else { 0 }
+    }
+
+    #[inline]
+    fn leafvec(w: &[u8; Self::MAX]) -> u64 {
+        read(w, Self::LEAFVEC)
     }
 
     fn of(node: Node) -> Self {
