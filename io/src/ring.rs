@@ -6,12 +6,11 @@
 //! separate array of 8-byte words: a 64-byte frame then costs one cache line transfer between the
 //! cores plus an eighth of a header line, not two lines.
 //!
-//! A frame of one line is written with streaming (non-temporal) stores on x86-64: the line goes
-//! out through a write-combining buffer, without first fetching it from the consumer's cache,
-//! where it sits since the consumer read it one lap ago. An ordinary store waits for that
-//! transfer, and the stores behind it fill the store buffer; that stall was most of the
-//! producer's time (docs/benchmarks.md). Larger frames are copied as usual: streamed, their many
-//! lines cost memory bandwidth the cache-to-cache path does not.
+//! A frame of up to one line (with its padding, see [`crate::Packet::padded`]) is copied as one
+//! fixed 64-byte move, with ordinary stores. Streaming (non-temporal) stores, used before, skip
+//! the fetch of a line the consumer last held but send it to memory, so the consumer's read of it
+//! comes from DRAM; since a one-queue cable stopped hashing on the producer's side they cost
+//! 0.65x (docs/benchmarks.md, docs/decisions.md).
 //!
 //! Indices run free (they wrap at `usize::MAX`, far beyond any run) and are masked on use. Each
 //! side keeps a private copy of the other's index and re-reads the shared one only when the copy
@@ -150,8 +149,8 @@ impl Producer {
     }
 
     /// Like [`Producer::push`] for the first `len` bytes of `padded`; a small frame whose buffer
-    /// has [`SMALL`] bytes is written as one whole line with streaming stores (see the module
-    /// doc and [`crate::Packet::padded`]).
+    /// has [`SMALL`] bytes is written as one whole line (see the module doc and
+    /// [`crate::Packet::padded`]).
     #[inline]
     pub fn push_padded(&mut self, hash: u32, len: usize, padded: &[u8]) -> bool {
         if len > self.ring.max_frame || len > padded.len() {
@@ -170,14 +169,15 @@ impl Producer {
         // store of head, seen by our Acquire load) and will not read it before we publish; the
         // slot is `stride >= max(max_frame, 64)` bytes long, 64-byte aligned (the region is, and
         // the stride is a multiple of 64), and `padded` holds the bytes copied (64 when `small`);
-        // the header word is 8-byte aligned inside the region. Streamed bytes are fenced before
-        // anyone else may read them: by `publish`, or by `Drop` for frames never published.
+        // the header word is 8-byte aligned inside the region.
         unsafe {
             self.ring
                 .hdr(self.tail)
                 .write((len as u64) << 32 | u64::from(hash));
             if small {
-                stream_line(padded.as_ptr(), slot);
+                // One fixed-size move (four 16-byte loads and stores), not a call to `memcpy`.
+                let line = padded.as_ptr().cast::<[u8; SMALL]>().read_unaligned();
+                slot.cast::<[u8; SMALL]>().write(line);
             } else {
                 std::ptr::copy_nonoverlapping(padded.as_ptr(), slot, len);
             }
@@ -189,57 +189,8 @@ impl Producer {
     /// Makes every pushed frame visible to the consumer.
     #[inline]
     pub fn publish(&mut self) {
-        // Streaming stores are not ordered with later stores: without the fence the consumer
-        // could see the new tail before the frames.
-        fence_streams();
         self.ring.tail.store(self.tail, Ordering::Release);
     }
-}
-
-impl Drop for Producer {
-    /// Frames pushed but never published may still be in flight; the region may be freed on
-    /// the consumer's thread once this side is gone.
-    fn drop(&mut self) {
-        fence_streams();
-    }
-}
-
-/// Orders this thread's streaming stores before its later stores.
-#[inline]
-fn fence_streams() {
-    #[cfg(target_arch = "x86_64")]
-    #[allow(unsafe_code)]
-    // SAFETY: SFENCE only orders this core's stores; SSE, part of x86-64.
-    unsafe {
-        std::arch::x86_64::_mm_sfence();
-    }
-}
-
-/// Copies the 64 bytes at `src` to the line at `dst`, past the caches where the CPU can.
-///
-/// # Safety
-///
-/// `src` is readable and `dst` writable for 64 bytes, and `dst` is 16-byte aligned. The stores
-/// are weakly ordered: the caller fences them (`SFENCE`, see [`fence_streams`]) before another
-/// thread may read or free `dst`.
-#[inline]
-#[allow(unsafe_code)]
-unsafe fn stream_line(src: *const u8, dst: *mut u8) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_stream_si128};
-        let (src, dst) = (src.cast::<__m128i>(), dst.cast::<__m128i>());
-        for i in 0..SMALL / 16 {
-            // SAFETY: in bounds of the 64 bytes the caller vouches for; `dst + 16 i` keeps the
-            // 16-byte alignment MOVNTDQ needs; SSE2 is part of x86-64.
-            unsafe { _mm_stream_si128(dst.add(i), _mm_loadu_si128(src.add(i))) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    // SAFETY: as the caller vouches.
-    unsafe {
-        std::ptr::copy_nonoverlapping(src, dst, SMALL)
-    };
 }
 
 impl fmt::Debug for Producer {
@@ -402,7 +353,7 @@ mod tests {
 
     /// A million frames across two threads arrive in order and whole: every third one of 8
     /// bytes in an 8-byte buffer (an ordinary copy), the others of 60 or 64 bytes in a 64-byte
-    /// buffer (streamed, see the module doc), each filled with its sequence number, so a frame
+    /// buffer (one fixed-size move, see the module doc), each filled with its sequence number, so a frame
     /// seen before its bytes fails.
     #[test]
     fn two_threads_keep_order() {
