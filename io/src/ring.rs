@@ -353,8 +353,8 @@ mod tests {
 
     /// A million frames across two threads arrive in order and whole: every third one of 8
     /// bytes in an 8-byte buffer (an ordinary copy), the others of 60 or 64 bytes in a 64-byte
-    /// buffer (one fixed-size move, see the module doc), each filled with its sequence number, so a frame
-    /// seen before its bytes fails.
+    /// buffer (one fixed-size move, see the module doc), each filled with its sequence number,
+    /// so a frame seen before its bytes fails.
     #[test]
     fn two_threads_keep_order() {
         const N: u64 = 1_000_000;

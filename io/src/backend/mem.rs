@@ -7,9 +7,9 @@
 //! 5-tuple, like a NIC's RSS: one flow always lands on one queue, in order. A cable of one queue
 //! has nothing to steer, so there the rx queue computes the hash instead, as a NIC computes its
 //! RSS hash on receive: every received packet carries it either way, and the sending core, which
-//! also builds or forwards the frames, is spared it (1.38x on `brick bench mem`, docs/benchmarks.md).
-//! Frames are copied onto the wire and off it into the receiver's pool, so the two ends share no
-//! buffers.
+//! also builds or forwards the frames, is spared it (1.38x on `brick bench mem`,
+//! docs/benchmarks.md). Frames are copied onto the wire and off it into the receiver's pool, so
+//! the two ends share no buffers.
 
 use std::sync::Arc;
 
@@ -83,7 +83,6 @@ fn direction(cfg: CableConfig) -> Result<Queues, Error> {
         .map(|out| {
             Box::new(MemTx {
                 out,
-                steer: n > 1,
                 bells: bells.clone(),
                 max_frame: cfg.max_frame,
                 stats: Arc::default(),
@@ -96,7 +95,6 @@ fn direction(cfg: CableConfig) -> Result<Queues, Error> {
         .map(|(inp, bell)| {
             Box::new(MemRx {
                 inp,
-                hash_here: n == 1,
                 next: 0,
                 bell,
                 stats: Arc::default(),
@@ -118,8 +116,6 @@ fn pick(hash: u32, n: usize) -> usize {
 struct MemTx {
     /// One ring per rx queue of the far end.
     out: Vec<Producer>,
-    /// Whether frames are hashed here to pick a ring; with one ring the far end hashes instead.
-    steer: bool,
     bells: Vec<Arc<Doorbell>>,
     max_frame: usize,
     stats: Arc<QueueStats>,
@@ -131,13 +127,15 @@ impl TxQueue for MemTx {
         let (mut sent, mut bytes, mut touched) = (0u64, 0u64, 0u64);
         let mut drops = [0u64; DropReason::ALL.len()];
         let n = self.out.len();
+        // With one ring there is nothing to steer: the far end hashes instead (module doc).
+        let steer = n > 1;
         for p in burst.as_slice() {
             let data = p.data();
             if let Some(why) = tx_reject(data.len(), self.max_frame) {
                 drops[why as usize] += 1;
                 continue;
             }
-            let (hash, q) = if self.steer {
+            let (hash, q) = if steer {
                 let hash = flow::hash(data);
                 (hash, pick(hash, n))
             } else {
@@ -174,8 +172,6 @@ impl TxQueue for MemTx {
 struct MemRx {
     /// One ring per tx queue of the far end, served round-robin.
     inp: Vec<Consumer>,
-    /// Whether frames arrive unhashed (a cable of one queue, see `MemTx::steer`).
-    hash_here: bool,
     next: usize,
     bell: Arc<Doorbell>,
     stats: Arc<QueueStats>,
@@ -187,7 +183,8 @@ impl RxQueue for MemRx {
         let start = burst.len();
         let (mut bytes, mut no_frame, mut oversize) = (0u64, 0u64, 0u64);
         let n = self.inp.len();
-        let hash_here = self.hash_here;
+        // One ring in means one tx queue out, which sends frames unhashed (see `MemTx`).
+        let hash_here = n == 1;
         for k in 0..n {
             let i = (self.next + k) % n;
             let ring = &mut self.inp[i];
